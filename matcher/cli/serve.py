@@ -1,0 +1,119 @@
+"""``c2c serve`` (run the HTTP API) and ``c2c keys ...`` (manage API keys)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+
+from matcher.cli.app import app
+from matcher.cli.output import Format, render
+
+keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed; secrets are shown once).",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+SCOPES = ("read", "write", "admin")
+
+
+def _registry():
+    """The configured registry, created and seeded on first use."""
+    from matcher.registry import Registry
+    from matcher.settings import Settings
+
+    return Registry.open(Settings())
+
+
+def _prepare_index() -> None:
+    """Build or check the vector index and ranker once (run in a child process before the workers)."""
+    from api.app import open_suggester
+    from matcher.settings import Settings
+
+    settings = Settings()
+    with _registry() as registry:
+        open_suggester(registry, settings).index
+
+
+def _key_row(key: Any) -> dict[str, Any]:
+    """A stored key as a listing row (its hash is never part of the record)."""
+    return {
+        "id": key.id,
+        "name": key.name,
+        "scope": key.scope,
+        "created_at": key.created_at.isoformat(timespec="seconds"),
+        "revoked_at": key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+    }
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes (they share the store)."),
+    reload: bool = typer.Option(False, "--reload", help="Restart on code changes (development; one worker)."),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs) on the configured store.
+
+    The store is created and seeded first if it is empty. Several workers share the SQLite
+    file (WAL mode) or the PostgreSQL database given by C2C_DATABASE_URL.
+    """
+    import uvicorn
+
+    if reload and workers > 1:
+        raise typer.BadParameter("--reload runs a single worker; drop --workers", param_hint="--reload")
+    _registry().close()  # creates, migrates and seeds the store before any worker starts
+    if workers > 1:
+        # Build the index once, in a child process, so that the workers only load it (and do not
+        # race to build it); the model it loads is freed when the child exits.
+        import multiprocessing
+
+        child = multiprocessing.get_context("spawn").Process(target=_prepare_index, name="c2c-prepare-index")
+        child.start()
+        child.join()
+        if child.exitcode:
+            typer.secho("warning: could not prepare the index before start-up; the workers will build it",
+                        err=True, fg="yellow")
+    typer.echo(f"serving on http://{host}:{port} (docs at /docs) with {workers} worker(s)", err=True)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        log_level=log_level,
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: str = typer.Option("write", help="read | write | admin (admin implies write)."),
+    name: Optional[str] = typer.Option(None, help="A label to recognise the key by."),
+) -> None:
+    """Create an API key and print its secret (shown only this once; only a hash is stored)."""
+    from api.routes.admin import create_key
+
+    if scope not in SCOPES:
+        raise typer.BadParameter(f"must be one of {', '.join(SCOPES)}", param_hint="--scope")
+    with _registry() as registry:
+        record, secret = create_key(registry, scope, name)
+    typer.echo(f"created key {record.id} ({record.name!r}, scope {record.scope}); its secret, shown only once:",
+               err=True)
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv")) -> None:
+    """List API keys (never their secrets)."""
+    with _registry() as registry:
+        rows = [_key_row(k) for k in registry.list_api_keys()]
+    render(rows, fmt, ["id", "name", "scope", "created_at", "revoked_at"], title="API keys")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., metavar="ID", help="Id shown by `c2c keys list`.")) -> None:
+    """Revoke an API key; requests using it are refused from now on."""
+    with _registry() as registry:
+        registry.revoke_api_key(key_id)
+    typer.echo(f"revoked key {key_id}")

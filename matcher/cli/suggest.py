@@ -1,0 +1,147 @@
+"""Suggestion commands: ``suggest``, ``train`` and ``evaluate``.
+
+Thin wrappers over :class:`matcher.suggest.Suggester` and :mod:`matcher.evaluation`; nothing
+here computes a score.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from matcher.cli.app import app
+from matcher.cli.output import Format, render
+from matcher.errors import InvalidProfile
+from matcher.profiles import Organisation, OrgType, Side
+from matcher.settings import Settings
+from matcher.text import slugify
+
+SUGGEST_COLUMNS = ["rank", "name", "country", "score", "why"]
+
+
+class SuggestFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class EvaluateFormat(str, Enum):
+    markdown = "markdown"
+    json = "json"
+
+
+def _open():
+    from matcher.registry import Registry
+    from matcher.suggest import Suggester
+
+    settings = Settings()
+    registry = Registry.open(settings)
+    return registry, Suggester(registry, settings, progress=True)
+
+
+def _profile_from_text(text: str, side: Optional[str], sectors: list[str], name: Optional[str]) -> Organisation:
+    from matcher.suggest import infer_sectors
+    from matcher.taxonomy import load_taxonomy
+
+    if side is None:
+        raise InvalidProfile("a profile given as text needs --side EU or --side MX", "side")
+    try:
+        side_value = Side(side.strip().upper())
+    except ValueError:
+        raise InvalidProfile(f"unknown side {side!r}; use EU or MX", "side") from None
+    taxonomy = load_taxonomy()
+    sector_ids = [taxonomy.resolve(s) for s in sectors] if sectors else infer_sectors(text, taxonomy)
+    if not sector_ids:
+        raise InvalidProfile("no sector given or recognised in the text; add --sector", "sector")
+    if not sectors:
+        typer.echo("sectors read from the text: " + ", ".join(sector_ids) + " (set them with --sector)", err=True)
+    label = name or "New profile"
+    try:
+        return Organisation(id=slugify(label) or "new-profile", name=label, side=side_value,
+                            country="MX" if side_value is Side.MX else "EU", type=OrgType.CLUSTER,
+                            sectors=list(dict.fromkeys(sector_ids)), description=text)
+    except ValueError as exc:
+        raise InvalidProfile(str(exc).splitlines()[0], "text") from None
+
+
+@app.command("suggest")
+def suggest_command(
+    ref: Optional[str] = typer.Argument(None, metavar="[NAME_OR_ID]", help="Registered organisation: id, name, acronym or alias."),
+    k: int = typer.Option(10, "-k", "--k", help="How many suggestions."),
+    sector: Optional[list[str]] = typer.Option(None, "--sector", help="Only candidates in this sector or below it (repeatable). With --text: the profile's sectors."),
+    country: Optional[list[str]] = typer.Option(None, "--country", help="Only candidates from this country (ISO code, repeatable)."),
+    type: Optional[list[str]] = typer.Option(None, "--type", help="Only candidates of this organisation type (repeatable)."),
+    exclude_existing: bool = typer.Option(False, "--exclude-existing", help="Leave out organisations already cooperating with it."),
+    diversify: bool = typer.Option(False, "--diversify", help="Avoid near-identical suggestions (maximal marginal relevance)."),
+    text: Optional[str] = typer.Option(None, "--text", help="Suggest for an unsaved profile described by this text."),
+    side: Optional[str] = typer.Option(None, "--side", help="With --text: the profile's side, EU or MX."),
+    name: Optional[str] = typer.Option(None, "--name", help="With --text: the profile's name."),
+    fmt: SuggestFormat = typer.Option(SuggestFormat.table, "--format", help="Output format."),
+) -> None:
+    """Suggest partners on the other side, best first, each with a short explanation."""
+    if (ref is None) == (text is None):
+        raise InvalidProfile("give either NAME_OR_ID or --text", "NAME_OR_ID")
+    registry, suggester = _open()
+    with registry:
+        if text is not None:
+            profile = _profile_from_text(text, side, sector or [], name)
+            result = suggester.suggest_for_profile(profile, k=k, country=country, type=type, diversify=diversify)
+        else:
+            result = suggester.suggest(ref, k=k, sector=sector, country=country, type=type,
+                                       exclude_existing=exclude_existing, diversify=diversify)
+    if fmt is SuggestFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    rows = [{"rank": s.rank, "name": s.name, "country": s.country, "score": f"{s.score:.3f}",
+             "why": s.explanation.summary} for s in result.items]
+    title = f"Suggestions for {result.query.name} ({result.query.side.value})"
+    if rows:
+        render(rows, Format.table, SUGGEST_COLUMNS, title=title)
+    if result.note:
+        typer.echo(f"note: {result.note}")
+
+
+@app.command("train")
+def train_command() -> None:
+    """Refit the ranker on the registry's documented cooperations and save it."""
+    registry, suggester = _open()
+    with registry:
+        summary = suggester.train()
+    typer.echo(f"trained on {summary['training_pairs']} documented pairs and {summary['negatives']} sampled "
+               f"non-pairs (data version {summary['data_version']})")
+    coefs = sorted(summary["coefficients"].items(), key=lambda kv: -abs(kv[1]))
+    typer.echo("strongest features: " + ", ".join(f"{n} {c:+.2f}" for n, c in coefs[:5]))
+    typer.echo(f"saved to {Settings().ranker_dir}")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    fmt: EvaluateFormat = typer.Option(EvaluateFormat.markdown, "--format", help="Output format."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write results.json, results.md and ranks.csv here."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the confidence intervals."),
+    seed: int = typer.Option(0, "--seed", help="Seed of negatives, tie-breaking and bootstrap."),
+) -> None:
+    """Score suggestions against the documented cooperations (leave-one-pair-out and newcomer)."""
+    from matcher.embeddings import get_encoder, profile_text
+    from matcher.evaluation import evaluate
+    from matcher.registry import Registry
+
+    settings = Settings()
+    with Registry.open(settings) as registry:
+        orgs = registry.all_organisations()
+        coops = registry.all_cooperations()
+        taxonomy = registry.taxonomy
+    if not coops:
+        raise InvalidProfile("the registry has no documented cooperations to evaluate against", "cooperations")
+    encoder = get_encoder(settings)
+    texts = [profile_text(o, taxonomy) for o in orgs]
+    vectors = encoder.encode(texts, show_progress_bar=True)
+    result = evaluate(orgs, coops, vectors, taxonomy=taxonomy, texts=texts, resamples=bootstrap, seed=seed,
+                      progress=True, encoder_name=encoder.name)
+    if out is not None:
+        for path in result.write(out):
+            typer.echo(f"wrote {path}", err=True)
+    sys.stdout.write(result.to_json() + "\n" if fmt is EvaluateFormat.json else result.to_markdown())

@@ -1,0 +1,252 @@
+"""Why a pair was suggested, in plain words.
+
+Each suggestion carries an :class:`Explanation`:
+
+- the sectors both sides declare (``shared_sectors``), and the ``complementary_sectors``:
+  sectors only one side declares but that sit under a top-level sector both sides work in
+  (aerostructures and maintenance both sit under aerospace);
+- the ``top_features``: the three features that pushed the pair's score up the most, measured
+  as the ranker's coefficient times the feature's standardised value (its contribution to
+  the log-odds), each written as a sentence;
+- a ``precedent``: the documented cooperation whose two parties are, on average, most similar
+  to this pair's two parties ("like Basque Energy Cluster and CEGISTAM, signed MoU 2018").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from matcher.features import FEATURE_NAMES, FeatureContext
+from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Side
+from matcher.ranker import PairRanker
+
+TYPE_PHRASES: dict[CooperationType, str] = {
+    CooperationType.SIGNED_MOU: "signed MoU",
+    CooperationType.TRAINING: "training and resource sharing",
+    CooperationType.MOU_DISCUSSION: "MoU under discussion",
+    CooperationType.DELEGATION: "delegation visit",
+    CooperationType.INFORMATION: "information exchange",
+    CooperationType.LISTED: "listed as cooperating",
+}
+
+ORG_TYPE_WORDS: dict[OrgType, str] = {
+    OrgType.CLUSTER: "cluster organisations",
+    OrgType.ASSOCIATION: "industry associations",
+    OrgType.PUBLIC_AGENCY: "public agencies",
+    OrgType.EDUCATION_RESEARCH: "education and research bodies",
+    OrgType.COMPANY: "companies",
+    OrgType.PARTNERSHIP: "partnerships and networks",
+}
+
+TOP_FEATURES = 3
+
+#: Features that describe only one side of the pair (left out when that side is asking).
+QUERY_ONLY: dict[Side, tuple[str, ...]] = {
+    Side.EU: ("eu_mexico_interest", "eu_popularity", "eu_size", "eu_size_known"),
+    Side.MX: ("mx_popularity", "mx_size", "mx_size_known"),
+}
+
+
+class FeatureReason(BaseModel):
+    """One feature that raised the score: its name, a sentence, its log-odds contribution."""
+
+    feature: str
+    text: str
+    contribution: float
+
+
+class Precedent(BaseModel):
+    """The documented cooperation most like the suggested pair."""
+
+    cooperation_id: str
+    eu: str
+    eu_name: str
+    mx: str
+    mx_name: str
+    type: CooperationType
+    year: int | None = None
+    similarity: float
+    text: str
+
+
+class Explanation(BaseModel):
+    """Why a pair scores as it does."""
+
+    shared_sectors: list[str] = Field(default_factory=list)
+    complementary_sectors: list[str] = Field(default_factory=list)
+    top_features: list[FeatureReason] = Field(default_factory=list)
+    precedent: Precedent | None = None
+    already_cooperating: bool = False
+    summary: str = ""
+
+
+def precedent_text(coop: Cooperation, eu_name: str, mx_name: str) -> str:
+    year = f" {coop.year}" if coop.year else ""
+    return f"like {eu_name} and {mx_name}, {TYPE_PHRASES[coop.type]}{year}"
+
+
+class Explainer:
+    """Builds explanations from a feature context and a fitted ranker."""
+
+    def __init__(self, ctx: FeatureContext, model: PairRanker):
+        self.ctx = ctx
+        self.model = model
+        self._names = {o.id: o.name for o in ctx.eu_orgs + ctx.mx_orgs}
+        coops = [c for c in ctx.cooperations if c.eu in ctx and c.mx in ctx]
+        self._coops = coops
+        self._pairs = {c.pair for c in coops}
+        eu_rows = np.array([ctx.position(c.eu)[1] for c in coops], dtype=int)
+        mx_rows = np.array([ctx.position(c.mx)[1] for c in coops], dtype=int)
+        self._coop_eu = ctx.eu.vectors[eu_rows] if coops else np.zeros((0, ctx.eu.vectors.shape[1]), np.float32)
+        self._coop_mx = ctx.mx.vectors[mx_rows] if coops else np.zeros((0, ctx.mx.vectors.shape[1]), np.float32)
+
+    # ------------------------------------------------------------------ parts
+    def sectors(self, eu: Organisation, mx: Organisation) -> tuple[list[str], list[str]]:
+        """(shared, complementary) sector names of a pair.
+
+        Complementary: declared by one side only, and either an ancestor or descendant of a
+        sector of the other side (energy / wind) or its sibling (aerostructures / maintenance).
+        """
+        tax = self.ctx.taxonomy
+        shared = [s for s in eu.sectors if s in set(mx.sectors)]
+
+        def related(a: str, b: str) -> bool:
+            return a in tax.ancestors(b) or b in tax.ancestors(a) or (
+                tax[a].parent is not None and tax[a].parent == tax[b].parent)
+
+        comp = [s for s, others in [(s, mx.sectors) for s in eu.sectors] + [(s, eu.sectors) for s in mx.sectors]
+                if s not in shared and any(related(s, o) for o in others)]
+        comp = list(dict.fromkeys(comp))
+        return [tax[s].name for s in shared], [tax[s].name for s in comp]
+
+    def precedent(self, eu: Organisation, mx: Organisation, eu_vec: np.ndarray, mx_vec: np.ndarray) -> Precedent | None:
+        """The documented cooperation (other than this pair's own) most similar to the pair."""
+        if not self._coops:
+            return None
+        sim = (self._coop_eu @ eu_vec + self._coop_mx @ mx_vec) / 2
+        for i in np.argsort(-sim, kind="stable"):
+            coop = self._coops[int(i)]
+            if (coop.eu, coop.mx) == (eu.id, mx.id):
+                continue
+            eu_name, mx_name = self._names.get(coop.eu, coop.eu), self._names.get(coop.mx, coop.mx)
+            return Precedent(cooperation_id=coop.id, eu=coop.eu, eu_name=eu_name, mx=coop.mx, mx_name=mx_name,
+                             type=coop.type, year=coop.year, similarity=round(float(sim[i]), 4),
+                             text=precedent_text(coop, eu_name, mx_name))
+        return None
+
+    def top_features(self, eu: Organisation, mx: Organisation, x: np.ndarray,
+                     eu_vec: np.ndarray, mx_vec: np.ndarray, query_side: Side | None = None) -> list[FeatureReason]:
+        """The features with the largest positive contribution, as sentences.
+
+        With ``query_side``, features describing only the asking organisation (its size, its
+        popularity, its declared interest) are left out: they are the same for every candidate
+        and so say nothing about why this one was chosen.
+        """
+        model = self.model
+        contrib = (np.asarray(x, dtype=np.float64) - model.mean_) / model.scale_ * model.coef_
+        skip = set(QUERY_ONLY.get(query_side, ())) if query_side is not None else set()
+        out: list[FeatureReason] = []
+        for j in np.argsort(-contrib, kind="stable"):
+            name = FEATURE_NAMES[j]
+            if contrib[j] <= 0 or len(out) == TOP_FEATURES:
+                break
+            if name in skip:
+                continue
+            high = bool(x[j] > model.mean_[j])
+            out.append(FeatureReason(feature=name, text=self._sentence(name, float(x[j]), high, eu, mx, eu_vec, mx_vec),
+                                     contribution=round(float(contrib[j]), 4)))
+        return out
+
+    # ------------------------------------------------------------------ all together
+    def explain(self, eu: Organisation, mx: Organisation, x: np.ndarray, eu_vec: np.ndarray, mx_vec: np.ndarray,
+                query_side: Side | None = None) -> Explanation:
+        """Explanation of the pair (eu, mx) whose feature row is ``x``."""
+        shared, comp = self.sectors(eu, mx)
+        reasons = self.top_features(eu, mx, x, eu_vec, mx_vec, query_side)
+        precedent = self.precedent(eu, mx, eu_vec, mx_vec)
+        already = (eu.id, mx.id) in self._pairs
+        parts = ["already cooperating"] if already else []
+        if shared:
+            parts.append("shared: " + ", ".join(shared))
+        elif comp:
+            parts.append("complementary: " + ", ".join(comp[:3]))
+        if reasons:
+            parts.append(reasons[0].text)
+        if precedent:
+            parts.append(precedent.text)
+        return Explanation(shared_sectors=shared, complementary_sectors=comp, top_features=reasons,
+                           precedent=precedent, already_cooperating=already, summary="; ".join(parts))
+
+    # ------------------------------------------------------------------ wording
+    def _closest_partner(self, org_id: str, other_vec: np.ndarray, exclude: str) -> str | None:
+        """Name of the known partner of ``org_id`` most similar to ``other_vec``."""
+        best, best_sim = None, -np.inf
+        for c in self._coops:
+            if org_id not in (c.eu, c.mx):
+                continue
+            partner = c.mx if c.eu == org_id else c.eu
+            if partner == exclude:
+                continue
+            side, row = self.ctx.position(partner)
+            sim = float(self.ctx.side_arrays(side).vectors[row] @ other_vec)
+            if sim > best_sim:
+                best, best_sim = partner, sim
+        return self._names.get(best, best) if best else None
+
+    def _sentence(self, name: str, value: float, high: bool, eu: Organisation, mx: Organisation,
+                  eu_vec: np.ndarray, mx_vec: np.ndarray) -> str:
+        """The feature in plain words; ``high`` says whether its value is above the training mean
+        (a feature with a negative weight raises the score when it is low, and is worded so)."""
+        tax = self.ctx.taxonomy
+        members = lambda o: (f"{o.name} has {o.facts.members} members" if o.facts.members is not None  # noqa: E731
+                             else f"the size of {o.name} is not documented")
+        if name == "embedding_sim":
+            return f"{'similar' if high else 'different'} profiles (text similarity {value:.2f})"
+        if name == "sector_jaccard":
+            return f"{value:.0%} of their declared sectors are shared"
+        if name == "parent_overlap":
+            return "related sectors under the same parent sectors" if high else "few related sectors"
+        if name == "root_overlap":
+            return "the same broad industries" if high else "different broad industries"
+        if name == "same_type":
+            return f"both are {ORG_TYPE_WORDS[eu.type]}" if high else \
+                f"different kinds of organisation ({ORG_TYPE_WORDS[eu.type]} and {ORG_TYPE_WORDS[mx.type]})"
+        if name == "type_affinity":
+            pair = f"{ORG_TYPE_WORDS[eu.type]} and {ORG_TYPE_WORDS[mx.type]}"
+            return f"{pair} often cooperate across the Atlantic" if high else f"{pair} rarely cooperate across the Atlantic"
+        if name == "eu_mexico_interest":
+            return f"{eu.name} has declared an interest in Mexico" if high else \
+                f"{eu.name} has not declared a sector of interest in Mexico"
+        if name == "interest_match":
+            interest = ", ".join(tax[s].name for s in eu.facts.mexico_interest)
+            return f"{eu.name} looks for Mexican partners in {interest}" if interest else "no declared interest in this sector"
+        if name == "label":
+            labelled = [o.name for o in (eu, mx) if o.facts.label]
+            return f"{' and '.join(labelled)} holds a cluster-management quality label" if labelled else \
+                "neither holds a cluster-management quality label"
+        if name == "eccp_member":
+            return ("registered on the European Cluster Collaboration Platform" if high
+                    else "not registered on the European Cluster Collaboration Platform")
+        if name == "network_member":
+            return ("part of an international cluster network or strategic partnership" if high
+                    else "not part of an international cluster network")
+        if name == "shared_network":
+            return "both belong to the same network or partnership"
+        if name == "partner_sim_mx":
+            partner = self._closest_partner(eu.id, mx_vec, exclude=mx.id)
+            return f"{mx.name} resembles {partner}, a partner of {eu.name}" if partner else \
+                f"{eu.name} has no other documented partner to compare with"
+        if name == "partner_sim_eu":
+            partner = self._closest_partner(mx.id, eu_vec, exclude=eu.id)
+            return f"{eu.name} resembles {partner}, a partner of {mx.name}" if partner else \
+                f"{mx.name} has no other documented partner to compare with"
+        if name in ("eu_popularity", "mx_popularity"):
+            org, where = (eu, "in Mexico") if name == "eu_popularity" else (mx, "with Europe")
+            return f"{org.name} already has documented cooperations {where}" if high else \
+                f"{org.name} has few or no documented cooperations {where} yet"
+        if name in ("eu_size", "eu_size_known"):
+            return members(eu)
+        if name in ("mx_size", "mx_size_known"):
+            return members(mx)
+        return name.replace("_", " ")

@@ -1,0 +1,525 @@
+"""Pair features: what the ranker knows about a (European, Mexican) pair of organisations.
+
+A :class:`FeatureContext` is built from the organisations, the cooperations the ranker may
+learn from, one embedding vector per organisation and the sector taxonomy. Everything that
+depends on cooperations (graph proximity, popularity, type affinity) is derived from the
+cooperations given to :meth:`FeatureContext.build` and nothing else, so the evaluation can
+build a context without a held-out pair and no feature can see it.
+
+Features are always oriented (EU party, MX party), whichever side asks. Cooperation-derived
+features of a pair never use the pair's own edge ("leave-the-edge-out"): the features of a
+documented pair are exactly those it would have if it were not documented, so training
+positives look like the unseen pairs the ranker is asked about.
+
+All features are computed for whole blocks of pairs at once with numpy
+(:meth:`FeatureContext.grid`), which is what makes suggestions fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from matcher.errors import InvalidProfile
+from matcher.profiles import COOPERATION_WEIGHTS, Cooperation, Organisation, OrgType, Side
+from matcher.taxonomy import Taxonomy
+
+#: Feature names, in column order, with what each one measures.
+FEATURES: dict[str, str] = {
+    "embedding_sim": "cosine similarity of the two profile embeddings",
+    "sector_jaccard": "Jaccard overlap of the declared sectors",
+    "parent_overlap": "Jaccard overlap of the sectors with all their parent sectors",
+    "root_overlap": "Jaccard overlap of the top-level sectors",
+    "same_type": "both organisations are of the same type",
+    "type_affinity": "smoothed log-lift of this pair of organisation types among cooperations",
+    "eu_mexico_interest": "the European side declared an interest in Mexico",
+    "interest_match": "the European side's declared Mexico interest covers the Mexican side's sectors",
+    "label": "cluster-management quality labels (mean over both sides)",
+    "eccp_member": "registered on the European Cluster Collaboration Platform (mean over both sides)",
+    "network_member": "member of a network or strategic partnership (mean over both sides)",
+    "shared_network": "both belong to the same network or strategic partnership",
+    "partner_sim_mx": "similarity of the Mexican side to the European side's known partners",
+    "partner_sim_eu": "similarity of the European side to the Mexican side's known partners",
+    "eu_popularity": "log of the European side's number of cooperations",
+    "mx_popularity": "log of the Mexican side's number of cooperations",
+    "eu_size": "log of the European side's member count (0 when unknown)",
+    "mx_size": "log of the Mexican side's member count (0 when unknown)",
+    "eu_size_known": "the European side's member count is known",
+    "mx_size_known": "the Mexican side's member count is known",
+}
+FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
+
+#: Features that can only make a pair more likely (sign constraints for the ranker): the
+#: similarities, and a European side's declared interest in Mexico (in general and in the
+#: partner's sectors). The sources list interested clusters and cooperating clusters in
+#: different tables, so left free the interest weight comes out negative, which would steer
+#: Mexican organisations away from exactly the European clusters that look for them.
+MONOTONE_INCREASING: frozenset[str] = frozenset(
+    {"embedding_sim", "sector_jaccard", "parent_overlap", "root_overlap", "eu_mexico_interest",
+     "interest_match", "partner_sim_mx", "partner_sim_eu", "shared_network"}
+)
+
+#: Largest block of distinct rows x distinct columns :meth:`FeatureContext.pairs` computes at once.
+PAIRS_BLOCK_LIMIT = 4_000_000
+#: Above this many (query x side) similarities, partner features compare with known partners only.
+PARTNER_SIM_FULL_LIMIT = 1_000_000
+
+LABEL_LEVELS = {"gold": 1.0, "silver": 2 / 3, "bronze": 1 / 3}
+TYPE_CODES = {t: i for i, t in enumerate(OrgType)}
+
+
+def monotone_constraints(names: Sequence[str] = FEATURE_NAMES) -> list[int]:
+    """+1 for every feature in :data:`MONOTONE_INCREASING`, 0 for the others."""
+    return [1 if n in MONOTONE_INCREASING else 0 for n in names]
+
+
+@dataclass(frozen=True)
+class OrgArrays:
+    """Per-organisation attributes of one side as aligned arrays (row i = organisation i)."""
+
+    vectors: np.ndarray  # (n, d) float32, L2-normalised
+    sectors: np.ndarray  # (n, T) 0/1 declared sectors
+    expanded: np.ndarray  # (n, T) sectors and their ancestors
+    roots: np.ndarray  # (n, T) top-level sectors
+    interest: np.ndarray  # (n, T) declared Mexico interest (sector ids)
+    interest_roots: np.ndarray  # (n, T) roots of the declared interest
+    type_code: np.ndarray  # (n,) int
+    label: np.ndarray  # (n,)
+    eccp: np.ndarray  # (n,)
+    networks: np.ndarray  # (n, K) 0/1 memberships (member_of ids and ESCP-4i names)
+    size: np.ndarray  # (n,) log1p(members), 0 when unknown
+    size_known: np.ndarray  # (n,)
+
+    @property
+    def n(self) -> int:
+        return self.vectors.shape[0]
+
+    @classmethod
+    def build(
+        cls,
+        orgs: Sequence[Organisation],
+        vectors: np.ndarray,
+        taxonomy: Taxonomy,
+        sector_index: Mapping[str, int],
+        network_index: Mapping[str, int],
+    ) -> "OrgArrays":
+        n, t, k = len(orgs), len(sector_index), len(network_index)
+        sectors, expanded, roots = np.zeros((n, t)), np.zeros((n, t)), np.zeros((n, t))
+        interest, interest_roots = np.zeros((n, t)), np.zeros((n, t))
+        networks = np.zeros((n, k))
+        for i, org in enumerate(orgs):
+            for field, values in (("sectors", org.sectors), ("facts.mexico_interest", org.facts.mexico_interest)):
+                for sid in values:
+                    if sid not in taxonomy:
+                        raise InvalidProfile(f"{org.id}: unknown sector {sid!r}", field)
+            sectors[i, [sector_index[s] for s in org.sectors]] = 1
+            expanded[i, [sector_index[s] for s in taxonomy.expand(org.sectors)]] = 1
+            roots[i, [sector_index[taxonomy.root(s)] for s in org.sectors]] = 1
+            if org.facts.mexico_interest:
+                interest[i, [sector_index[s] for s in org.facts.mexico_interest]] = 1
+                interest_roots[i, [sector_index[taxonomy.root(s)] for s in org.facts.mexico_interest]] = 1
+            for name in _networks(org):
+                if name in network_index:
+                    networks[i, network_index[name]] = 1
+        facts = [o.facts for o in orgs]
+        members = np.array([f.members if f.members is not None else -1 for f in facts], dtype=float)
+        return cls(
+            vectors=np.asarray(vectors, dtype=np.float32).reshape(n, -1),
+            sectors=sectors,
+            expanded=expanded,
+            roots=roots,
+            interest=interest,
+            interest_roots=interest_roots,
+            type_code=np.array([TYPE_CODES[o.type] for o in orgs], dtype=int),
+            label=np.array([LABEL_LEVELS.get(f.label.level, 0.0) if f.label else 0.0 for f in facts]),
+            eccp=np.array([float(f.eccp_member) for f in facts]),
+            networks=networks,
+            size=np.where(members >= 0, np.log1p(np.maximum(members, 0)), 0.0),
+            size_known=(members >= 0).astype(float),
+        )
+
+
+def _networks(org: Organisation) -> list[str]:
+    return [f"org:{m}" for m in org.facts.member_of] + [f"escp4i:{p.strip().lower()}" for p in org.facts.escp4i]
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    inter = a @ b.T
+    union = a.sum(1)[:, None] + b.sum(1)[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _masked_max(sim: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Row-wise max of ``sim`` over the columns flagged in ``members``; 0 when none."""
+    if not members.any():
+        return np.zeros(sim.shape[0])
+    out = sim[:, members].max(axis=1)
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+@dataclass
+class FeatureContext:
+    """Everything needed to compute pair features, precomputed once.
+
+    Build it with :meth:`build`; ``cooperations`` are the pairs the features may know about
+    (for evaluation: the training pairs only).
+    """
+
+    taxonomy: Taxonomy
+    eu_ids: list[str]
+    mx_ids: list[str]
+    eu_orgs: list[Organisation]
+    mx_orgs: list[Organisation]
+    eu: OrgArrays
+    mx: OrgArrays
+    sector_ids: list[str]
+    network_index: dict[str, int]
+    adjacency: np.ndarray  # (n_eu, n_mx) bool: a documented cooperation links the pair
+    weights: "PairWeights"  # [eu_rows, mx_rows] training weight of each documented pair (0 elsewhere)
+    cooperations: list[Cooperation]
+    type_counts: np.ndarray  # (n_types, n_types) documented pairs by (EU type, MX type)
+    eu_type_share: np.ndarray
+    mx_type_share: np.ndarray
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def build(
+        cls,
+        organisations: Sequence[Organisation],
+        cooperations: Sequence[Cooperation],
+        vectors: np.ndarray | Mapping[str, np.ndarray],
+        taxonomy: Taxonomy,
+    ) -> "FeatureContext":
+        """Precompute the per-organisation arrays and the cooperation graph.
+
+        ``vectors`` is either an array aligned with ``organisations`` or a mapping id -> vector.
+        Raises :class:`InvalidProfile` when a cooperation names an unknown organisation or
+        a party on the wrong side, or when an organisation has no vector.
+        """
+        orgs = list(organisations)
+        if isinstance(vectors, Mapping):
+            missing = [o.id for o in orgs if o.id not in vectors]
+            if missing:
+                raise InvalidProfile(f"no embedding vector for {missing[0]!r}", "vectors")
+            matrix = np.stack([np.asarray(vectors[o.id], dtype=np.float32) for o in orgs]) if orgs else np.zeros((0, 1), np.float32)
+        else:
+            matrix = np.asarray(vectors, dtype=np.float32)
+            if matrix.shape[0] != len(orgs):
+                raise InvalidProfile(f"{matrix.shape[0]} vectors for {len(orgs)} organisations", "vectors")
+        by_side = {Side.EU: [], Side.MX: []}
+        rows = {Side.EU: [], Side.MX: []}
+        for i, org in enumerate(orgs):
+            by_side[org.side].append(org)
+            rows[org.side].append(i)
+        sector_ids = list(taxonomy.sectors)
+        sector_index = {s: i for i, s in enumerate(sector_ids)}
+        network_names = sorted({name for o in orgs for name in _networks(o)})
+        network_index = {name: i for i, name in enumerate(network_names)}
+        dim = matrix.shape[1] if matrix.ndim == 2 else 1
+
+        def arrays(side: Side) -> OrgArrays:
+            vecs = matrix[rows[side]] if rows[side] else np.zeros((0, dim), np.float32)
+            return OrgArrays.build(by_side[side], vecs, taxonomy, sector_index, network_index)
+
+        eu_ids = [o.id for o in by_side[Side.EU]]
+        mx_ids = [o.id for o in by_side[Side.MX]]
+        eu_pos = {oid: i for i, oid in enumerate(eu_ids)}
+        mx_pos = {oid: i for i, oid in enumerate(mx_ids)}
+        adjacency = np.zeros((len(eu_ids), len(mx_ids)), dtype=bool)
+        edge_weight: dict[tuple[int, int], float] = {}
+        for coop in cooperations:
+            if coop.eu not in eu_pos:
+                raise InvalidProfile(f"{coop.id}: {coop.eu!r} is not a known European organisation", "eu")
+            if coop.mx not in mx_pos:
+                raise InvalidProfile(f"{coop.id}: {coop.mx!r} is not a known Mexican organisation", "mx")
+            i, j = eu_pos[coop.eu], mx_pos[coop.mx]
+            adjacency[i, j] = True
+            edge_weight[i, j] = max(edge_weight.get((i, j), 0.0), COOPERATION_WEIGHTS[coop.type])
+        eu, mx = arrays(Side.EU), arrays(Side.MX)
+        n_types = len(TYPE_CODES)
+        type_counts = np.zeros((n_types, n_types))
+        ei, mj = np.nonzero(adjacency)
+        np.add.at(type_counts, (eu.type_code[ei], mx.type_code[mj]), 1)
+        share = lambda codes: np.bincount(codes, minlength=n_types) / max(len(codes), 1)  # noqa: E731
+        return cls(
+            taxonomy=taxonomy,
+            eu_ids=eu_ids,
+            mx_ids=mx_ids,
+            eu_orgs=by_side[Side.EU],
+            mx_orgs=by_side[Side.MX],
+            eu=eu,
+            mx=mx,
+            sector_ids=sector_ids,
+            network_index=network_index,
+            adjacency=adjacency,
+            weights=PairWeights(edge_weight, len(mx_ids)),
+            cooperations=list(cooperations),
+            type_counts=type_counts,
+            eu_type_share=share(eu.type_code),
+            mx_type_share=share(mx.type_code),
+        )
+
+    # ------------------------------------------------------------------ lookups
+    def __post_init__(self) -> None:
+        self._rows = {oid: (Side.EU, i) for i, oid in enumerate(self.eu_ids)}
+        self._rows.update({oid: (Side.MX, i) for i, oid in enumerate(self.mx_ids)})
+        # Degrees are read by every feature block; summing a large adjacency each time is slow.
+        self._deg_eu = self.adjacency.sum(1)
+        self._deg_mx = self.adjacency.sum(0)
+        self._n_edges = int(self._deg_eu.sum())
+        self._edges = np.nonzero(self.adjacency)
+
+    def __contains__(self, org_id: object) -> bool:
+        return org_id in self._rows
+
+    def position(self, org_id: str) -> tuple[Side, int]:
+        """Side and row of a registered organisation."""
+        try:
+            return self._rows[org_id]
+        except KeyError:
+            raise InvalidProfile(f"{org_id!r} is not in the feature context", "id") from None
+
+    def org(self, side: Side, row: int) -> Organisation:
+        return self.eu_orgs[row] if side is Side.EU else self.mx_orgs[row]
+
+    def ids(self, side: Side) -> list[str]:
+        return self.eu_ids if side is Side.EU else self.mx_ids
+
+    def side_arrays(self, side: Side) -> OrgArrays:
+        return self.eu if side is Side.EU else self.mx
+
+    def arrays_for(self, org: Organisation, vector: np.ndarray) -> OrgArrays:
+        """Arrays for a profile that is not (or not yet) in the context."""
+        sector_index = {s: i for i, s in enumerate(self.sector_ids)}
+        return OrgArrays.build([org], np.asarray(vector, np.float32)[None, :], self.taxonomy, sector_index, self.network_index)
+
+    # ------------------------------------------------------------------ features
+    def grid(self, eu_rows: np.ndarray | None = None, mx_rows: np.ndarray | None = None) -> np.ndarray:
+        """Features of every pair (eu_rows x mx_rows) of registered organisations: (a, b, F)."""
+        eu_rows = np.arange(len(self.eu_ids)) if eu_rows is None else np.asarray(eu_rows, dtype=int)
+        mx_rows = np.arange(len(self.mx_ids)) if mx_rows is None else np.asarray(mx_rows, dtype=int)
+        return self._grid(_take(self.eu, eu_rows), _take(self.mx, mx_rows), eu_rows, mx_rows)
+
+    def external(self, org: Organisation, vector: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Features of an unregistered profile against the counterpart side: (b, F).
+
+        The profile has no documented cooperations; it is oriented as EU or MX by its side. If
+        it shares an id with a registered organisation (an edited copy), that organisation is
+        not counted among anyone's partners it could resemble.
+        """
+        query = self.arrays_for(org, vector)
+        twin = self._rows.get(org.id)
+        twin_row = twin[1] if twin is not None and twin[0] is org.side else None
+        if org.side is Side.EU:
+            mx_rows = np.arange(len(self.mx_ids)) if rows is None else np.asarray(rows, dtype=int)
+            return self._grid(query, _take(self.mx, mx_rows), None, mx_rows, twin_eu=twin_row)[0]
+        eu_rows = np.arange(len(self.eu_ids)) if rows is None else np.asarray(rows, dtype=int)
+        return self._grid(_take(self.eu, eu_rows), query, eu_rows, None, twin_mx=twin_row)[:, 0]
+
+    def pairs(self, eu_rows: np.ndarray, mx_rows: np.ndarray) -> np.ndarray:
+        """Features of the element-wise pairs (eu_rows[i], mx_rows[i]): (m, F).
+
+        When the block of distinct rows x distinct columns would exceed
+        :data:`PAIRS_BLOCK_LIMIT` pairs, the pairs are computed in slices of European rows,
+        each against only the Mexican rows it is paired with, so memory stays bounded.
+        """
+        eu_rows, mx_rows = np.asarray(eu_rows, dtype=int), np.asarray(mx_rows, dtype=int)
+        ue, ie = np.unique(eu_rows, return_inverse=True)
+        um, im = np.unique(mx_rows, return_inverse=True)
+        if len(ue) * len(um) <= PAIRS_BLOCK_LIMIT:
+            return self.grid(ue, um)[ie, im]
+        out = np.empty((len(eu_rows), len(FEATURE_NAMES)))
+        order = np.argsort(eu_rows, kind="stable")
+        bounds = np.flatnonzero(np.diff(eu_rows[order])) + 1
+        groups = np.split(order, bounds)
+        step = max(1, PAIRS_BLOCK_LIMIT // max(len(um), 1))
+        for start in range(0, len(groups), step):
+            chunk = np.concatenate(groups[start:start + step])
+            ce, cie = np.unique(eu_rows[chunk], return_inverse=True)
+            cm, cim = np.unique(mx_rows[chunk], return_inverse=True)
+            out[chunk] = self.grid(ce, cm)[cie, cim]
+        return out
+
+    def _grid(self, E: OrgArrays, M: OrgArrays, eu_rows: np.ndarray | None, mx_rows: np.ndarray | None,
+              twin_eu: int | None = None, twin_mx: int | None = None) -> np.ndarray:
+        a, b = E.n, M.n
+        if eu_rows is not None and mx_rows is not None:
+            edge = self.adjacency[np.ix_(eu_rows, mx_rows)].astype(float)
+        else:
+            edge = np.zeros((a, b))
+        out = np.empty((a, b, len(FEATURE_NAMES)))
+        col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+        out[..., col["embedding_sim"]] = E.vectors @ M.vectors.T
+        out[..., col["sector_jaccard"]] = _jaccard(E.sectors, M.sectors)
+        out[..., col["parent_overlap"]] = _jaccard(E.expanded, M.expanded)
+        out[..., col["root_overlap"]] = _jaccard(E.roots, M.roots)
+        out[..., col["same_type"]] = E.type_code[:, None] == M.type_code[None, :]
+
+        n_pairs = self._n_edges - edge
+        observed = self.type_counts[E.type_code[:, None], M.type_code[None, :]] - edge
+        expected = n_pairs * self.eu_type_share[E.type_code][:, None] * self.mx_type_share[M.type_code][None, :]
+        out[..., col["type_affinity"]] = np.log((observed + 1.0) / (expected + 1.0))
+
+        has_interest = (E.interest.sum(1) > 0).astype(float)
+        out[..., col["eu_mexico_interest"]] = has_interest[:, None]
+        exact = (E.interest @ M.expanded.T) > 0
+        related = (E.interest_roots @ M.roots.T) > 0
+        out[..., col["interest_match"]] = np.where(exact, 1.0, np.where(related, 0.5, 0.0))
+
+        out[..., col["label"]] = (E.label[:, None] + M.label[None, :]) / 2
+        out[..., col["eccp_member"]] = (E.eccp[:, None] + M.eccp[None, :]) / 2
+        member_e = (E.networks.sum(1) > 0).astype(float)
+        member_m = (M.networks.sum(1) > 0).astype(float)
+        out[..., col["network_member"]] = (member_e[:, None] + member_m[None, :]) / 2
+        out[..., col["shared_network"]] = (E.networks @ M.networks.T) > 0
+
+        out[..., col["partner_sim_mx"]] = self._partner_sim_mx(E, M, eu_rows, mx_rows, twin_mx)
+        out[..., col["partner_sim_eu"]] = self._partner_sim_eu(E, M, eu_rows, mx_rows, twin_eu)
+
+        deg_e = self._deg_eu[eu_rows][:, None] if eu_rows is not None else np.zeros((a, 1))
+        deg_m = self._deg_mx[mx_rows][None, :] if mx_rows is not None else np.zeros((1, b))
+        out[..., col["eu_popularity"]] = np.log1p(deg_e - edge)
+        out[..., col["mx_popularity"]] = np.log1p(deg_m - edge)
+
+        out[..., col["eu_size"]] = E.size[:, None]
+        out[..., col["mx_size"]] = M.size[None, :]
+        out[..., col["eu_size_known"]] = E.size_known[:, None]
+        out[..., col["mx_size_known"]] = M.size_known[None, :]
+        return out
+
+    def _partner_sim_mx(self, E: OrgArrays, M: OrgArrays, eu_rows, mx_rows, twin: int | None = None) -> np.ndarray:
+        """[i, j] = max similarity of MX org j to the other MX partners of EU org i."""
+        out = np.zeros((E.n, M.n))
+        if eu_rows is None or not self._n_edges:
+            return out
+        eu_rows = np.asarray(eu_rows, dtype=int)
+        if M.n * len(self.mx_ids) <= PARTNER_SIM_FULL_LIMIT:
+            adjacency, cols = self.adjacency[eu_rows], None  # (a, n_mx)
+        else:
+            adjacency, cols = self._sub_adjacency(eu_rows, 0)  # (a, partners)
+        sim = _partner_block(M.vectors, self.mx.vectors, cols, mx_rows, twin)
+        for i in range(len(eu_rows)):
+            out[i] = _masked_max(sim, adjacency[i])
+        return out
+
+    def _partner_sim_eu(self, E: OrgArrays, M: OrgArrays, eu_rows, mx_rows, twin: int | None = None) -> np.ndarray:
+        """[i, j] = max similarity of EU org i to the other EU partners of MX org j."""
+        out = np.zeros((E.n, M.n))
+        if mx_rows is None or not self._n_edges:
+            return out
+        mx_rows = np.asarray(mx_rows, dtype=int)
+        if E.n * len(self.eu_ids) <= PARTNER_SIM_FULL_LIMIT:
+            adjacency, cols = self.adjacency[:, mx_rows].T, None  # (b, n_eu)
+        else:
+            adjacency, cols = self._sub_adjacency(mx_rows, 1)  # (b, partners)
+        sim = _partner_block(E.vectors, self.eu.vectors, cols, eu_rows, twin)
+        for j in range(len(mx_rows)):
+            out[:, j] = _masked_max(sim, adjacency[j])
+        return out
+
+    def _sub_adjacency(self, rows: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+        """Partners of ``rows`` (EU rows when ``axis`` is 0, MX rows when 1) from the edge list:
+        (len(rows), p) booleans over the p organisations that are a partner of any of them,
+        and those organisations' rows. Used when the adjacency matrix is too large to slice."""
+        mine, theirs = (self._edges[0], self._edges[1]) if axis == 0 else (self._edges[1], self._edges[0])
+        keep = np.isin(mine, rows)
+        cols = np.unique(theirs[keep])
+        out = np.zeros((len(rows), len(cols)), dtype=bool)
+        for a, b in zip(mine[keep], np.searchsorted(cols, theirs[keep])):
+            out[rows == a, b] = True
+        return out, cols
+
+    # ------------------------------------------------------------------ training data
+    def training_rows(self, negatives_per_positive: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Documented pairs (positives) and seeded cross-side non-pairs (negatives).
+
+        For each positive (e, m) half of the negatives keep e and draw Mexican organisations,
+        half keep m and draw European ones (mirroring the two query directions); a negative is
+        never a documented pair. Returns (eu_rows, mx_rows, y, sample_weight): positives weigh
+        their cooperation type's :data:`COOPERATION_WEIGHTS`, negatives weigh 1.
+        """
+        rng = np.random.default_rng(seed)
+        pos_e, pos_m = np.nonzero(self.adjacency)
+        n_eu, n_mx = self.adjacency.shape
+        neg_e: list[int] = []
+        neg_m: list[int] = []
+        half = negatives_per_positive // 2
+        for e, m in zip(pos_e, pos_m):
+            free_m = np.flatnonzero(~self.adjacency[e])
+            free_e = np.flatnonzero(~self.adjacency[:, m])
+            if len(free_m):
+                picks = rng.choice(free_m, size=min(negatives_per_positive - half, len(free_m)), replace=False)
+                neg_e.extend([e] * len(picks))
+                neg_m.extend(picks.tolist())
+            if len(free_e):
+                picks = rng.choice(free_e, size=min(half, len(free_e)), replace=False)
+                neg_e.extend(picks.tolist())
+                neg_m.extend([m] * len(picks))
+        eu_rows = np.concatenate([pos_e, np.array(neg_e, dtype=int)])
+        mx_rows = np.concatenate([pos_m, np.array(neg_m, dtype=int)])
+        y = np.concatenate([np.ones(len(pos_e), dtype=int), np.zeros(len(neg_e), dtype=int)])
+        w = np.concatenate([self.weights[pos_e, pos_m], np.ones(len(neg_e))])
+        return eu_rows, mx_rows, y, w
+
+    def training_data(self, negatives_per_positive: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X, y, sample_weight) for :class:`matcher.ranker.PairRanker`."""
+        eu_rows, mx_rows, y, w = self.training_rows(negatives_per_positive, seed)
+        return self.pairs(eu_rows, mx_rows), y, w
+
+
+class PairWeights:
+    """Training weights of the documented pairs, indexed like a dense (n_eu, n_mx) array.
+
+    Only the documented pairs are stored (every other pair weighs 0), so a large registry
+    does not need an n_eu x n_mx float matrix. ``weights[e, m]`` takes ints or int arrays.
+    """
+
+    def __init__(self, edges: Mapping[tuple[int, int], float], n_mx: int):
+        self.n_mx = max(n_mx, 1)
+        keys = np.array([i * self.n_mx + j for i, j in edges], dtype=np.int64)
+        order = np.argsort(keys)
+        self._keys = keys[order]
+        self._values = np.array(list(edges.values()), dtype=float)[order]
+
+    def __getitem__(self, index: tuple) -> np.ndarray | float:
+        eu_rows, mx_rows = index
+        keys = np.asarray(eu_rows, dtype=np.int64) * self.n_mx + np.asarray(mx_rows, dtype=np.int64)
+        pos = np.clip(np.searchsorted(self._keys, keys), 0, max(len(self._keys) - 1, 0))
+        found = (self._keys[pos] == keys) if len(self._keys) else np.zeros(keys.shape, dtype=bool)
+        values = np.where(found, self._values[pos] if len(self._values) else 0.0, 0.0)
+        return float(values) if values.ndim == 0 else values
+
+
+def _partner_block(query: np.ndarray, side: np.ndarray, cols: np.ndarray | None, own_rows, twin: int | None
+                   ) -> np.ndarray:
+    """Similarities of ``query`` rows to organisations of one side, each query's own row and the twin masked.
+
+    ``cols=None``: to every organisation of the side. Otherwise only to the organisations
+    ``cols`` (the only ones a partner feature can use), which keeps per-query work
+    independent of the registry size; ``sim[:, c]`` is then the similarity to ``cols[c]``.
+    """
+    n = side.shape[0]
+    if cols is None:
+        sim = (query @ side.T).astype(float)
+        if own_rows is not None:
+            sim[np.arange(query.shape[0]), own_rows] = -np.inf
+        if twin is not None:
+            sim[:, twin] = -np.inf
+        return sim
+    sim = (query @ side[cols].T).astype(float)
+    position = np.full(n, -1)
+    position[cols] = np.arange(len(cols))
+    if own_rows is not None:
+        at = position[np.asarray(own_rows, dtype=int)]
+        hit = at >= 0
+        sim[np.flatnonzero(hit), at[hit]] = -np.inf
+    if twin is not None and position[twin] >= 0:
+        sim[:, position[twin]] = -np.inf
+    return sim
+
+
+def _take(arrays: OrgArrays, rows: np.ndarray) -> OrgArrays:
+    return OrgArrays(**{name: getattr(arrays, name)[rows] for name in arrays.__dataclass_fields__})

@@ -1,0 +1,171 @@
+"""The registry's records: organisations, cooperations and their parts.
+
+These pydantic models are the schema of the shipped dataset, of imports and of the API
+bodies built on top of them. Validation errors name the offending field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class Side(str, Enum):
+    """Which side of the Atlantic an organisation is on."""
+
+    EU = "EU"
+    MX = "MX"
+
+    @property
+    def counterpart(self) -> "Side":
+        return Side.MX if self is Side.EU else Side.EU
+
+
+class OrgType(str, Enum):
+    """What kind of organisation a profile describes."""
+
+    CLUSTER = "cluster_organisation"
+    ASSOCIATION = "industry_association"
+    PUBLIC_AGENCY = "public_agency"
+    EDUCATION_RESEARCH = "education_research"
+    COMPANY = "company"
+    PARTNERSHIP = "partnership_network"
+
+
+class CooperationType(str, Enum):
+    """Documented cooperation types, strongest first."""
+
+    SIGNED_MOU = "signed_mou"
+    TRAINING = "training_resource_sharing"
+    MOU_DISCUSSION = "mou_under_discussion"
+    DELEGATION = "delegation_visit"
+    INFORMATION = "information_exchange"
+    LISTED = "listed"
+
+
+#: Default training weight of each cooperation type (stronger evidence weighs more).
+COOPERATION_WEIGHTS: dict[CooperationType, float] = {
+    CooperationType.SIGNED_MOU: 1.0,
+    CooperationType.TRAINING: 1.0,
+    CooperationType.MOU_DISCUSSION: 0.8,
+    CooperationType.DELEGATION: 0.7,
+    CooperationType.INFORMATION: 0.6,
+    CooperationType.LISTED: 0.7,
+}
+
+
+class Strict(BaseModel):
+    """Base model: unknown fields are errors, strings are stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Source(Strict):
+    """Where a record's facts come from: a document file and a section or table."""
+
+    document: str = Field(min_length=1)
+    section: str = Field(min_length=1)
+
+    def __str__(self) -> str:
+        return f"{self.document}, {self.section}"
+
+
+class Label(Strict):
+    """A cluster-management quality label (ESCA / ECEI)."""
+
+    level: str = Field(pattern="^(gold|silver|bronze)$")
+    sector: str | None = None
+    valid_until: dt.date | None = None
+
+
+class Contact(Strict):
+    """A contact person; shown only to keyed API callers."""
+
+    name: str
+    role: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class Facts(Strict):
+    """Known facts about an organisation; every field is optional."""
+
+    members: int | None = Field(default=None, ge=0)
+    members_note: str | None = None
+    founded: int | None = Field(default=None, ge=1800, le=2100)
+    label: Label | None = None
+    eccp_member: bool = False
+    member_of: list[str] = Field(default_factory=list)
+    escp4i: list[str] = Field(default_factory=list)
+    mexico_interest: list[str] = Field(default_factory=list)
+    committees: list[str] = Field(default_factory=list)
+    specialities: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Organisation(Strict):
+    """A cluster organisation or another party to cluster cooperation."""
+
+    id: str
+    name: str = Field(min_length=2, max_length=300)
+    aliases: list[str] = Field(default_factory=list)
+    acronym: str | None = None
+    side: Side
+    country: str = Field(pattern="^[A-Z]{2}$")
+    region: str | None = None
+    type: OrgType
+    sectors: list[str] = Field(default_factory=list)  # empty when the sources do not say
+    description: str = Field(default="", max_length=5000)
+    facts: Facts = Field(default_factory=Facts)
+    website: str | None = None
+    contact: Contact | None = None
+    sources: list[Source] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG_RE.match(value):
+            raise ValueError("must be a lowercase slug (letters, digits and single hyphens)")
+        return value
+
+    @model_validator(mode="after")
+    def _side_matches_country(self) -> "Organisation":
+        if self.side is Side.MX and self.country != "MX":
+            raise ValueError("a Mexican (MX) organisation must have country MX")
+        if self.side is Side.EU and self.country == "MX":
+            raise ValueError("a European (EU) organisation cannot have country MX")
+        return self
+
+    def all_names(self) -> list[str]:
+        """Name, acronym and aliases, without duplicates, in that order."""
+        names = [self.name] + ([self.acronym] if self.acronym else []) + self.aliases
+        seen: set[str] = set()
+        return [n for n in names if not (n in seen or seen.add(n))]
+
+
+class Cooperation(Strict):
+    """A documented EU–Mexico cooperation or contact between two organisations."""
+
+    id: str
+    eu: str
+    mx: str
+    type: CooperationType
+    year: int | None = Field(default=None, ge=1990, le=2100)
+    description: str = ""
+    sources: list[Source] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG_RE.match(value):
+            raise ValueError("must be a lowercase slug (letters, digits and single hyphens)")
+        return value
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return (self.eu, self.mx)

