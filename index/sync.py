@@ -1,0 +1,262 @@
+"""Keeping a saved vector index in step with the registry's profiles.
+
+:func:`ensure_index` is called at start-up: it loads the saved index and checks it against
+the current profiles (model, dimension, ids, content hashes, filter metadata). A missing,
+corrupt or foreign index is rebuilt; a stale one is patched, re-encoding only profiles whose
+text changed. Either way one log line on ``c2c.index`` says why.
+:class:`RegistrySync` then applies each committed registry write to the index in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.filters import ItemMeta
+from index.vector_index import HNSWParams, VectorIndex
+from matcher.embeddings import Encoder, content_hash, profile_text
+from matcher.errors import DuplicateOrganisation, IndexUnavailable
+from matcher.profiles import Organisation
+from matcher.taxonomy import Taxonomy
+
+_ENCODE_CHUNK = 256
+_PROGRESS_CHUNK = 32
+
+
+def encode_texts(encoder: Encoder, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    """Encode ``texts`` in chunks (with a progress bar when asked) as one float32 matrix."""
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    chunk = _PROGRESS_CHUNK if progress else _ENCODE_CHUNK
+    parts = []
+    bar = None
+    if progress and len(texts) > chunk:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), desc="encoding profiles", unit="profile")
+    for start in range(0, len(texts), chunk):
+        part = list(texts[start:start + chunk])
+        parts.append(np.asarray(encoder.encode(part), dtype=np.float32))
+        if bar is not None:
+            bar.update(len(part))
+    if bar is not None:
+        bar.close()
+    return np.concatenate(parts)
+
+
+@dataclass
+class ProfileSet:
+    """The profiles an index should hold: text hash and filter metadata per id."""
+
+    ids: list[str]
+    texts: dict[str, str]
+    hashes: dict[str, str]
+    metas: dict[str, ItemMeta]
+
+    @classmethod
+    def of(cls, profiles: Sequence[Organisation], encoder: Encoder, taxonomy: Taxonomy) -> "ProfileSet":
+        ids = [p.id for p in profiles]
+        if len(set(ids)) != len(ids):
+            duplicate = next(i for i in ids if ids.count(i) > 1)
+            raise DuplicateOrganisation(f"profile id {duplicate!r} occurs more than once")
+        texts = {p.id: profile_text(p, taxonomy) for p in profiles}
+        return cls(ids=ids, texts=texts,
+                   hashes={i: content_hash(t, encoder.name) for i, t in texts.items()},
+                   metas={p.id: ItemMeta.from_organisation(p) for p in profiles})
+
+
+@dataclass
+class Drift:
+    """How a loaded index differs from the profiles it should hold."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    relabelled: list[str] = field(default_factory=list)
+
+    @classmethod
+    def between(cls, index: VectorIndex, wanted: ProfileSet) -> "Drift":
+        have = index.content_hashes()
+        drift = cls(added=[i for i in wanted.ids if i not in have],
+                    removed=[i for i in have if i not in wanted.hashes])
+        for item_id in wanted.ids:
+            if item_id in have:
+                if have[item_id] != wanted.hashes[item_id]:
+                    drift.changed.append(item_id)
+                elif index.meta(item_id) != wanted.metas[item_id]:
+                    drift.relabelled.append(item_id)
+        return drift
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed or self.relabelled)
+
+    def __str__(self) -> str:
+        return (f"stale: {len(self.changed)} changed, {len(self.added)} added, {len(self.removed)} removed, "
+                f"{len(self.relabelled)} with changed metadata")
+
+
+def ensure_index(index_dir: str | Path, profiles: Sequence[Organisation], encoder: Encoder, taxonomy: Taxonomy,
+                 data_version: str, logger: logging.Logger | None = None, *, kind: str = "auto",
+                 hnsw_threshold: int | None = None, params: HNSWParams | None = None,
+                 progress: bool = False) -> VectorIndex:
+    """A vector index over ``profiles`` that matches them exactly, saved at ``index_dir``.
+
+    Loads the saved index; if it is missing, corrupt, built with another model or dimension,
+    of the wrong kind for the collection size, or stale (ids, texts or filter metadata
+    differ), it is rebuilt or patched, encoding only profiles whose text changed, then saved.
+    Logs one line saying why whenever it does anything. A failed save is logged, not raised:
+    the returned in-memory index is still correct.
+    """
+    logger = logger or logging.getLogger("c2c.index")
+    folder = Path(index_dir)
+    if hnsw_threshold is None:
+        from matcher.settings import get_settings
+
+        hnsw_threshold = get_settings().hnsw_threshold
+    wanted = ProfileSet.of(profiles, encoder, taxonomy)
+    loaded, reason = _load(folder)
+    if loaded is not None and (loaded.model_name != encoder.name or loaded.dim != encoder.dim):
+        reason = (f"built with model {loaded.model_name} (dim {loaded.dim}), "
+                  f"encoder is {encoder.name} (dim {encoder.dim})")
+        loaded = None
+    if loaded is not None:
+        loaded.requested_kind, loaded.hnsw_threshold = kind, hnsw_threshold
+        drift = Drift.between(loaded, wanted)
+        rebuild = _structure_reason(loaded, len(wanted.ids), params)
+        if not drift and rebuild is None:
+            loaded.data_version = data_version
+            if params is not None:
+                loaded.set_ef_search(params.ef_search)
+            return loaded
+        if rebuild is None:
+            encoded = _patch(loaded, wanted, drift, encoder, progress)
+            _save(loaded, folder, data_version, logger)
+            logger.info("updated vector index %s (%s); %d profiles, %d encoded",
+                        folder, drift, len(wanted.ids), encoded)
+            return loaded
+        reason = rebuild
+    index, encoded = _build(wanted, encoder, loaded, kind, hnsw_threshold, params, data_version, progress)
+    _save(index, folder, data_version, logger)
+    logger.info("rebuilt vector index %s (%s); %d profiles, %d encoded, kind %s",
+                folder, reason, len(wanted.ids), encoded, index.kind)
+    return index
+
+
+def _load(folder: Path) -> tuple[VectorIndex | None, str]:
+    try:
+        return VectorIndex.load(folder), ""
+    except IndexUnavailable as exc:
+        if not folder.exists():
+            return None, "no saved index"
+        return None, f"saved index unusable: {getattr(exc, 'reason', exc)}"
+
+
+def _structure_reason(index: VectorIndex, count: int, params: HNSWParams | None) -> str | None:
+    probe_kind = index.requested_kind
+    if probe_kind == "auto":
+        if index.kind == "exact" and count > index.hnsw_threshold:
+            return f"{count} profiles exceed the HNSW threshold {index.hnsw_threshold}"
+        if index.kind == "hnsw" and count < index.hnsw_threshold // 2:
+            return f"{count} profiles are well below the HNSW threshold {index.hnsw_threshold}"
+    elif probe_kind != index.kind:
+        return f"index kind {index.kind} but {probe_kind} requested"
+    if params is not None and index.kind == "hnsw" and (params.m, params.ef_construction) != (
+            index.params.m, index.params.ef_construction):
+        return "HNSW build parameters changed"
+    return None
+
+
+def _patch(index: VectorIndex, wanted: ProfileSet, drift: Drift, encoder: Encoder, progress: bool) -> int:
+    for item_id in drift.removed:
+        index.remove(item_id)
+    to_encode = drift.changed + drift.added
+    vectors = dict(zip(to_encode, encode_texts(encoder, [wanted.texts[i] for i in to_encode], progress)))
+    for item_id in drift.changed:
+        index.update(item_id, vectors[item_id], wanted.metas[item_id], wanted.hashes[item_id])
+    for item_id in drift.relabelled:
+        index.update(item_id, meta=wanted.metas[item_id])
+    if drift.added:
+        index.add_many(drift.added, np.stack([vectors[i] for i in drift.added]),
+                       [wanted.metas[i] for i in drift.added], [wanted.hashes[i] for i in drift.added])
+    return len(to_encode)
+
+
+def _build(wanted: ProfileSet, encoder: Encoder, previous: VectorIndex | None, kind: str, hnsw_threshold: int,
+           params: HNSWParams | None, data_version: str, progress: bool) -> tuple[VectorIndex, int]:
+    known = previous.content_hashes() if previous is not None else {}
+    reuse = [i for i in wanted.ids if known.get(i) == wanted.hashes[i]]
+    reused = dict(zip(reuse, previous.vectors(reuse))) if previous is not None and reuse else {}
+    to_encode = [i for i in wanted.ids if i not in reused]
+    fresh = dict(zip(to_encode, encode_texts(encoder, [wanted.texts[i] for i in to_encode], progress)))
+    matrix = (np.stack([reused.get(i, fresh.get(i)) for i in wanted.ids]) if wanted.ids
+              else np.zeros((0, encoder.dim), np.float32))
+    index = VectorIndex.build(wanted.ids, matrix, [wanted.metas[i] for i in wanted.ids], model_name=encoder.name,
+                              content_hashes=[wanted.hashes[i] for i in wanted.ids], kind=kind,
+                              hnsw_threshold=hnsw_threshold, params=params, data_version=data_version,
+                              progress=progress)
+    return index, len(to_encode)
+
+
+def _save(index: VectorIndex, folder: Path, data_version: str, logger: logging.Logger) -> None:
+    try:
+        index.save(folder, data_version=data_version)
+    except OSError as exc:
+        logger.warning("could not save vector index %s: %s", folder, exc)
+
+
+def upsert_profile(index: VectorIndex, org: Organisation, encoder: Encoder, taxonomy: Taxonomy) -> bool:
+    """Add or refresh one profile; encodes only if its text changed. True when it encoded."""
+    text = profile_text(org, taxonomy)
+    digest = content_hash(text, encoder.name)
+    meta = ItemMeta.from_organisation(org)
+    if org.id in index and index.content_hash(org.id) == digest:
+        index.update(org.id, meta=meta)
+        return False
+    index.upsert(org.id, encoder.encode([text])[0], meta, digest)
+    return True
+
+
+def remove_profile(index: VectorIndex, org_id: str) -> bool:
+    """Drop one profile if present. True when it was there."""
+    if org_id in index:
+        index.remove(org_id)
+        return True
+    return False
+
+
+class RegistrySync:
+    """A ``Registry.subscribe`` callback that applies each committed write to an index.
+
+    ``get_profile(org_id)`` fetches the stored profile after "created"/"updated" events.
+    With ``save_to``, the index is saved after every change (cheap at registry sizes), with
+    the data version from ``data_version()`` when given.
+    """
+
+    def __init__(self, index: VectorIndex, get_profile: Callable[[str], Organisation], encoder: Encoder,
+                 taxonomy: Taxonomy, save_to: str | Path | None = None,
+                 data_version: Callable[[], str] | None = None, logger: logging.Logger | None = None):
+        self.index = index
+        self.get_profile = get_profile
+        self.encoder = encoder
+        self.taxonomy = taxonomy
+        self.save_to = Path(save_to) if save_to is not None else None
+        self.data_version = data_version
+        self.logger = logger or logging.getLogger("c2c.index")
+
+    def __call__(self, event: str, org_id: str) -> None:
+        if event == "deleted":
+            remove_profile(self.index, org_id)
+        elif event in ("created", "updated"):
+            upsert_profile(self.index, self.get_profile(org_id), self.encoder, self.taxonomy)
+        else:
+            return
+        if self.save_to is not None:
+            version = self.data_version() if self.data_version else None
+            try:
+                self.index.save(self.save_to, data_version=version)
+            except OSError as exc:
+                self.logger.warning("could not save vector index %s: %s", self.save_to, exc)
