@@ -1,0 +1,98 @@
+"""API keys: who is calling and what they may do.
+
+A key is sent in the ``X-API-Key`` header. Keys are created, listed and revoked with
+``c2c keys ...`` (or the admin routes) and stored hashed by the Registry, which compares them
+in constant time. Scopes are ordered ``read < write < admin``: ``write`` is needed for registry
+writes, feedback and events, ``admin`` for retraining and key management, and ``admin``
+implies ``write``. Reads are open unless ``Settings().api_read_key_required``.
+
+A missing key where one is needed is a 401; a key that is unknown or revoked is a 401 on
+every route (also open reads); a valid key with too small a scope is a 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import get_registry, get_settings
+from api.errors import ApiError
+
+HEADER = "X-API-Key"
+SCOPES: tuple[str, ...] = ("read", "write", "admin")
+_RANK = {scope: rank for rank, scope in enumerate(SCOPES)}
+
+api_key_header = APIKeyHeader(
+    name=HEADER,
+    auto_error=False,
+    description="API key created with `c2c keys create --scope read|write|admin`.",
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The caller of a request: anonymous, or identified by a verified key."""
+
+    key_id: str | None = None
+    name: str | None = None
+    scope: str | None = None
+
+    @property
+    def keyed(self) -> bool:
+        return self.key_id is not None
+
+    def allows(self, scope: str) -> bool:
+        """Whether this caller's scope covers ``scope`` (admin covers write covers read)."""
+        return self.scope is not None and _RANK.get(self.scope, -1) >= _RANK[scope]
+
+
+ANONYMOUS = Caller()
+
+
+def _field(record: Any, name: str) -> Any:
+    return record.get(name) if isinstance(record, dict) else getattr(record, name, None)
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, "unauthorized", field=HEADER, headers={"WWW-Authenticate": "APIKey"})
+
+
+async def current_caller(request: Request, key: str | None = Security(api_key_header)) -> Caller:
+    """Verify the ``X-API-Key`` header, if any, against the Registry's hashed keys."""
+    if not key:
+        return ANONYMOUS
+    if "\x00" in key or len(key) > 200:
+        raise _unauthorized("invalid or revoked API key")
+    registry = await get_registry(request)
+    record = await run_in_threadpool(registry.verify_api_key, key)
+    if record is None or _field(record, "revoked") or _field(record, "revoked_at"):
+        raise _unauthorized("invalid or revoked API key")
+    scope = str(getattr(_field(record, "scope"), "value", _field(record, "scope")))
+    return Caller(key_id=str(_field(record, "id")), name=_field(record, "name"), scope=scope)
+
+
+async def read_access(request: Request, caller: Caller = Depends(current_caller)) -> Caller:
+    """Open reads, unless the settings require a key for reading too."""
+    if (await get_settings(request)).api_read_key_required and not caller.keyed:
+        raise _unauthorized(f"this server requires an API key ({HEADER} header) for reading")
+    return caller
+
+
+def require(scope: str) -> Callable[..., Caller]:
+    """A dependency that lets through only callers whose key covers ``scope``."""
+    if scope not in _RANK:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    async def dependency(caller: Caller = Depends(current_caller)) -> Caller:
+        if not caller.keyed:
+            raise _unauthorized(f"an API key with scope {scope!r} is required ({HEADER} header)")
+        if not caller.allows(scope):
+            raise ApiError(403, f"this API key has scope {caller.scope!r}; {scope!r} is required", "forbidden", field=HEADER)
+        return caller
+
+    dependency.__name__ = f"require_{scope}"
+    return dependency

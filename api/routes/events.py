@@ -1,0 +1,238 @@
+"""B2B events: create one, add participants in bulk, plan the meetings, read the schedule and
+each participant's agenda (JSON or iCalendar).
+
+Planning calls :func:`matcher.events.plan_event` with the partner ranker's reciprocal scores
+(``Suggester.score_pairs``) for EU–MX pairs; same-side pairs, when asked for, and the
+``sectors`` scorer use the sector-overlap scores of :mod:`matcher.events`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+
+from api.auth import Caller, read_access, require
+from api.deps import get_registry, get_suggester
+from api.errors import ApiError
+from api.event_store import EventRecord, EventStore, StoredPlan
+from api.schemas import (
+    EventCreate,
+    EventInfo,
+    EventPublic,
+    ParticipantIn,
+    ParticipantPublic,
+    ParticipantsAdd,
+    ParticipantsPublic,
+    PlanPublic,
+    PlanRequest,
+    SchedulePublic,
+    ScheduleRow,
+)
+from matcher.errors import C2CError, EventError, InvalidProfile
+from matcher.events import (
+    Event,
+    Participant,
+    Plan,
+    PlanOptions,
+    agenda_rows,
+    guest_organisation,
+    ics_bytes,
+    plan_event,
+    sector_scorer,
+    summary,
+)
+from matcher.profiles import Organisation, Side
+from matcher.settings import Settings
+
+EVENT_ID = Path(min_length=1, max_length=80, description="event id")
+PARTICIPANT_ID = Path(min_length=1, max_length=200, description="participant id")
+
+
+async def get_events(request: Request) -> EventStore:
+    return request.app.state.events
+
+
+def model_scorer(suggester: Any) -> Callable[[Sequence[Organisation], Sequence[Organisation]], np.ndarray]:
+    """EU×MX blocks from the partner ranker; same-side blocks by sector overlap."""
+
+    def score(a: Sequence[Organisation], b: Sequence[Organisation]) -> np.ndarray:
+        if all(o.side is Side.EU for o in a) and all(o.side is Side.MX for o in b):
+            return suggester.score_pairs(list(a), list(b))
+        return sector_scorer(list(a), list(b))
+
+    return score
+
+
+def _participant(item: ParticipantIn, where: str, event: Event, registry: Any) -> Participant:
+    if item.ref:
+        try:
+            org = registry.lookup(item.ref)
+        except C2CError as exc:
+            raise InvalidProfile(str(exc).splitlines()[0], f"{where}.ref") from None
+    else:
+        if not (item.name and item.side and item.sectors):
+            raise InvalidProfile("give ref (a registered organisation) or name, side and sectors (a guest)", where)
+        row = {"name": item.name, "side": item.side.value, "sectors": "; ".join(item.sectors),
+               "description": item.description, "type": item.type.value if item.type else "company",
+               "acronym": item.acronym or ""}
+        if item.country:
+            row["country"] = item.country
+        org = guest_organisation(row, where)
+    participant = Participant(
+        organisation=org, available=item.available, unavailable=item.unavailable, must_meet=item.must_meet,
+        will_not_meet=item.will_not_meet, max_meetings=item.max_meetings, min_meetings=item.min_meetings,
+    )
+    for field in ("available", "unavailable"):
+        event.slots_for(getattr(participant, field) or None, where=f"{where}.{field}")
+    return participant
+
+
+def _add(record: EventRecord, body: ParticipantsAdd, registry: Any) -> EventRecord:
+    people = [] if body.replace else list(record.participants)
+    taken = {p.id for p in people}
+    for i, item in enumerate(body.participants):
+        where = f"participants.{i}"
+        participant = _participant(item, where, record.event, registry)
+        if participant.id in taken:
+            if item.ref:
+                raise InvalidProfile(f"{participant.name!r} is already a participant", f"{where}.ref")
+            base, n = participant.id, 2
+            while f"{base}-{n}" in taken:
+                n += 1
+            org = participant.organisation.model_copy(update={"id": f"{base}-{n}"})
+            participant = participant.model_copy(update={"organisation": org})
+        taken.add(participant.id)
+        people.append(participant)
+    requests = ([] if body.replace else list(record.requests)) + list(body.requests)
+    return record.model_copy(update={"participants": people, "requests": requests})
+
+
+def _event_public(record: EventRecord, stored: StoredPlan | None) -> EventPublic:
+    return EventPublic(id=record.id, event=EventInfo.of(record.event), participants=len(record.participants),
+                       requests=len(record.requests), revision=record.revision, planned=stored is not None,
+                       plan_current=stored is not None and stored.revision == record.revision)
+
+
+def _schedule(plan: Plan) -> list[ScheduleRow]:
+    people = {p.id: p for p in plan.participants}
+    slots = plan.event.slots()
+    rows = []
+    for m in sorted(plan.meetings, key=lambda m: (m.slot, m.table)):
+        a, b, slot = people[m.a], people[m.b], slots[m.slot]
+        rows.append(ScheduleRow(day=slot.day, start=f"{slot.start:%H:%M}", end=f"{slot.end:%H:%M}",
+                                session=slot.session, slot=m.slot + 1, table=m.table, a_id=a.id, a_name=a.name,
+                                a_side=a.side, b_id=b.id, b_name=b.name, b_side=b.side, score=round(m.score, 4),
+                                origin=m.origin.value, kept=m.kept))
+    return rows
+
+
+def _planned(events: EventStore, event_id: str) -> StoredPlan:
+    stored = events.plan(event_id)
+    if stored is None:
+        raise ApiError(404, f"event {event_id!r} has no plan yet; POST /events/{event_id}/plan first", "not_found")
+    return stored
+
+
+def _member(plan: Plan, participant: str) -> None:
+    if participant not in {p.id for p in plan.participants}:
+        raise ApiError(404, f"{participant!r} is not a participant of the plan", "not_found", field="participant")
+
+
+def build(settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/events", tags=["events"])
+    max_solve = max(1.0, 0.8 * settings.api_request_timeout_s) if settings.api_request_timeout_s > 0 else 3600.0
+
+    @router.post("", response_model=EventPublic, status_code=status.HTTP_201_CREATED, summary="Create an event")
+    def create_event(
+        body: EventCreate,
+        response: Response,
+        caller: Caller = Depends(require("write")),
+        events: EventStore = Depends(get_events),
+    ) -> EventPublic:
+        fields = body.model_dump(exclude={"id"})
+        event = Event.model_validate(fields)
+        record = events.create(body.id or events.new_id(event.name), event)
+        response.headers["Location"] = f"/events/{record.id}"
+        return _event_public(record, None)
+
+    @router.get("/{id}", response_model=EventPublic, summary="An event and whether it is planned")
+    def get_event(
+        id: str = EVENT_ID, caller: Caller = Depends(read_access), events: EventStore = Depends(get_events)
+    ) -> EventPublic:
+        record = events.get(id)
+        return _event_public(record, events.plan(id))
+
+    @router.post("/{id}/participants", response_model=ParticipantsPublic,
+                 summary="Add participants (registered or guests) and meeting requests, all or nothing")
+    def add_participants(
+        body: ParticipantsAdd,
+        id: str = EVENT_ID,
+        caller: Caller = Depends(require("write")),
+        events: EventStore = Depends(get_events),
+        registry: Any = Depends(get_registry),
+    ) -> ParticipantsPublic:
+        record = events.update(id, lambda current: _add(current, body, registry))
+        people = [ParticipantPublic(id=p.id, name=p.name, side=p.side, country=p.organisation.country,
+                                    registered=registry.exists(p.id)) for p in record.participants]
+        return ParticipantsPublic(event=id, participants=people, requests=len(record.requests),
+                                  revision=record.revision)
+
+    @router.post("/{id}/plan", response_model=PlanPublic, summary="Plan (or re-plan) the event's meetings")
+    def plan(
+        body: PlanRequest | None = None,
+        id: str = EVENT_ID,
+        caller: Caller = Depends(require("write")),
+        events: EventStore = Depends(get_events),
+        registry: Any = Depends(get_registry),
+        suggester: Any = Depends(get_suggester),
+    ) -> PlanPublic:
+        body = body or PlanRequest()
+        if body.time_limit > max_solve:
+            raise InvalidProfile(f"at most {max_solve:g} s on this server (request time-out)", "time_limit")
+        record = events.get(id)
+        if not record.participants:
+            raise EventError(f"event {id!r} has no participants; POST /events/{id}/participants first")
+        pairs = [c.pair for c in registry.all_cooperations()] if body.exclude_existing else []
+        options = PlanOptions(seed=body.seed, time_limit=body.time_limit, same_side=body.same_side,
+                              exclude_pairs=pairs, min_score=body.min_score)
+        earlier = events.plan(id) if body.keep_previous else None
+        scorer = sector_scorer if body.scorer == "sectors" else model_scorer(suggester)
+        result = plan_event(record.event, record.participants, record.requests, scorer, options,
+                            earlier.plan if earlier else None)
+        stored = events.save_plan(id, record.revision, result)
+        return PlanPublic(event=id, revision=stored.revision, planned_at=stored.planned_at, summary=summary(result))
+
+    @router.get("/{id}/schedule", response_model=SchedulePublic, summary="Every planned meeting in time order")
+    def schedule(
+        id: str = EVENT_ID, caller: Caller = Depends(read_access), events: EventStore = Depends(get_events)
+    ) -> SchedulePublic:
+        stored = _planned(events, id)
+        record = events.get(id)
+        return SchedulePublic(event=id, revision=stored.revision, plan_current=stored.revision == record.revision,
+                              meetings=_schedule(stored.plan))
+
+    @router.get("/{id}/agenda/{participant}.ics", response_class=Response,
+                responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}},
+                summary="A participant's meetings as an iCalendar file")
+    def agenda_ics(
+        id: str = EVENT_ID, participant: str = PARTICIPANT_ID, caller: Caller = Depends(read_access),
+        events: EventStore = Depends(get_events),
+    ) -> Response:
+        stored = _planned(events, id)
+        _member(stored.plan, participant)
+        return Response(ics_bytes(stored.plan, participant), media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{participant}.ics"'})
+
+    @router.get("/{id}/agenda/{participant}", response_model=list[dict[str, Any]],
+                summary="A participant's meetings in time order")
+    def agenda(
+        id: str = EVENT_ID, participant: str = PARTICIPANT_ID, caller: Caller = Depends(read_access),
+        events: EventStore = Depends(get_events),
+    ) -> list[dict[str, Any]]:
+        stored = _planned(events, id)
+        _member(stored.plan, participant)
+        return agenda_rows(stored.plan, participant)
+
+    return router
