@@ -1,0 +1,167 @@
+"""Shared fixtures: store URLs for SQLite and PostgreSQL, a registry over both, small records.
+
+``registry`` is parametrised over ``sqlite`` and ``postgres`` so one test body checks both
+backends. The PostgreSQL tests use the local server at ``127.0.0.1:5432/test``: each test run
+creates a schema of its own (selected through ``search_path``), migrates it once, empties it
+before every test and drops it at the end. They are skipped, with the reason shown, only when
+no server answers. SQLite tests get a copy of a once-migrated empty file.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import uuid
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from matcher.profiles import Cooperation, Organisation
+from matcher.registry import Registry
+from matcher.settings import Settings
+
+PG_CONNINFO = "host=127.0.0.1 port=5432 dbname=test connect_timeout=3"
+PG_URL = "postgresql+psycopg://@127.0.0.1:5432/test"
+
+
+@lru_cache(maxsize=1)
+def _pg_unavailable() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it answers."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_CONNINFO) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # any failure to connect means "no server to test against"
+        return f"no PostgreSQL server answers at 127.0.0.1:5432/test ({type(exc).__name__}: {exc})"
+    return None
+
+
+DATA_TABLES = ("feedback", "api_keys", "cooperations", "organisation_sectors", "aliases", "organisations")
+
+
+def _migrated(url: str, home: Path) -> None:
+    with Registry.open(Settings(database_url=url, home=home), init=False) as reg:
+        reg.init(seed=False)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite file, copied for each test (migrating is the slow part)."""
+    home = tmp_path_factory.mktemp("sqlite-template")
+    _migrated(f"sqlite:///{home / 'c2c.db'}", home)
+    return home / "c2c.db"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
+    """A migrated, empty SQLite store of this test's own."""
+    target = tmp_path / "c2c.db"
+    shutil.copyfile(_sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def _pg_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A schema of this test run's own on the local server, migrated once, dropped at the end."""
+    reason = _pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"c2c_test_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        _migrated(f"{PG_URL}?options=-csearch_path%3D{schema}", tmp_path_factory.mktemp("pg"))
+        yield schema
+    finally:
+        with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_url(_pg_schema: str) -> str:
+    """The run's PostgreSQL schema, emptied of every record (as fresh as a new store)."""
+    import psycopg
+
+    with psycopg.connect(PG_CONNINFO, autocommit=True, options=f"-csearch_path={_pg_schema}") as conn:
+        conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
+        conn.execute("UPDATE meta SET version = 0, seeded_at = NULL, store_id = %s", (str(uuid.uuid4()),))
+    return f"{PG_URL}?options=-csearch_path%3D{_pg_schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database URL on each backend."""
+    return request.getfixturevalue(f"{'pg' if request.param == 'postgres' else 'sqlite'}_url")
+
+
+@pytest.fixture
+def registry(store_url: str, tmp_path: Path) -> Iterator[Registry]:
+    """An empty, migrated registry (the shipped dataset is not loaded) on each backend."""
+    reg = Registry.open(Settings(database_url=store_url, home=tmp_path), init=False)
+    reg.init(seed=False)
+    try:
+        yield reg
+    finally:
+        reg.close()
+
+
+def _source(section: str) -> dict[str, str]:
+    return {"document": "fixture-report.pdf", "section": section}
+
+
+def make_organisations() -> list[Organisation]:
+    """Six small profiles, three per side, made up for the tests."""
+    raw = [
+        dict(id="hegan", name="HEGAN Basque Aerospace Cluster", acronym="HEGAN", side="EU", country="ES",
+             region="Basque Country", type="cluster_organisation", sectors=["aerospace", "aerostructures"],
+             aliases=["Clúster de Aeronáutica del País Vasco"], description="Aerospace firms of the Basque Country.",
+             facts={"members": 60, "eccp_member": True, "mexico_interest": ["aerospace"]}, sources=[_source("T2")]),
+        dict(id="windcluster-nord", name="Windcluster Nord", side="EU", country="DE", region="Schleswig-Holstein",
+             type="cluster_organisation", sectors=["wind"], description="Wind energy suppliers of northern Germany.",
+             sources=[_source("T3")]),
+        dict(id="pole-mobilite", name="Pôle Mobilité Électrique", acronym="PME", side="EU", country="FR",
+             type="partnership_network", sectors=["electromobility"], description="Electric vehicles network.",
+             contact={"name": "A. Martin", "email": "a.martin@example.org"}, sources=[_source("T3")]),
+        dict(id="cluster-energia-coahuila", name="Clúster de Energía Coahuila", side="MX", country="MX",
+             region="Coahuila", type="cluster_organisation", sectors=["solar", "oil-gas"],
+             aliases=["Coahuila Energy Cluster"], description="Energy companies of Coahuila.", sources=[_source("A1")]),
+        dict(id="aerocluster-queretaro", name="Aeroclúster de Querétaro", acronym="AQ", side="MX", country="MX",
+             region="Querétaro", type="cluster_organisation", sectors=["aerospace", "mro"],
+             description="Aerospace manufacturing and maintenance in Querétaro.", sources=[_source("A1")]),
+        dict(id="claut", name="Clúster Automotriz de Nuevo León", acronym="CLAUT", side="MX", country="MX",
+             region="Nuevo León", type="cluster_organisation", sectors=["automotive", "auto-parts"],
+             website="https://claut.example.org", sources=[_source("A2")]),
+    ]  # fmt: skip
+    return [Organisation.model_validate(r) for r in raw]
+
+
+def make_cooperations() -> list[Cooperation]:
+    raw = [
+        dict(id="hegan-queretaro", eu="hegan", mx="aerocluster-queretaro", type="signed_mou", year=2019,
+             description="Memorandum on supplier development.", sources=[_source("T2")]),
+        dict(id="windnord-coahuila", eu="windcluster-nord", mx="cluster-energia-coahuila", type="delegation_visit",
+             year=2021, sources=[_source("T3")]),
+    ]  # fmt: skip
+    return [Cooperation.model_validate(r) for r in raw]
+
+
+@pytest.fixture
+def organisations() -> list[Organisation]:
+    return make_organisations()
+
+
+@pytest.fixture
+def cooperations() -> list[Cooperation]:
+    return make_cooperations()
+
+
+@pytest.fixture
+def filled(registry: Registry, organisations: list[Organisation], cooperations: list[Cooperation]) -> Registry:
+    """``registry`` holding the six fixture profiles and two cooperations."""
+    registry.import_records(organisations, cooperations)
+    return registry

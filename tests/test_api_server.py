@@ -1,0 +1,159 @@
+"""The real server: ``c2c serve`` as a subprocess on a free loopback port, spoken to over HTTP.
+
+The store is prepared in a temporary C2C_HOME (SQLite, one worker) or a fresh PostgreSQL
+schema (two workers sharing it) with the test fixtures, a write key is created with
+``c2c keys create`` in another process, and the server runs with the bundled
+sentence-transformers model (the one API test module that loads it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+import httpx
+import psycopg
+import pytest
+from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
+from conftest import PG_CONNINFO, PG_URL, _pg_unavailable
+
+from matcher.registry import Registry
+from matcher.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.model]
+
+CLI = [sys.executable, "-c", "import sys; from matcher.cli import main; main(sys.argv[1:])"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"no answer from {url} within {timeout} s")
+
+
+@pytest.fixture(scope="module", params=["sqlite-1-worker", "postgres-2-workers"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, dict[str, str], dict[str, str]]]:
+    """The server on SQLite with one worker, and on PostgreSQL with two workers sharing it."""
+    home = tmp_path_factory.mktemp("c2c-home")
+    env = {**os.environ, "C2C_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env.pop("C2C_DATABASE_URL", None)
+    workers = "1"
+    schema = None
+    if request.param.startswith("postgres"):
+        reason = _pg_unavailable()
+        if reason:
+            pytest.skip(reason)
+        schema = f"c2c_server_{secrets.token_hex(6)}"
+        with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        env["C2C_DATABASE_URL"] = f"{PG_URL}?options=-csearch_path%3D{schema}"
+        workers = "2"
+    settings = Settings(home=home, database_url=env.get("C2C_DATABASE_URL", ""))
+    with Registry.open(settings, init=False) as registry:
+        registry.init(seed=False)
+        registry.import_records(ORGANISATIONS, COOPERATIONS)
+    made = subprocess.run(CLI + ["keys", "create", "--scope", "write", "--name", "server test"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip().splitlines()[-1]
+    port = free_port()
+    proc = subprocess.Popen(CLI + ["serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                                   "--workers", workers], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/health", proc)
+        yield base, {"X-API-Key": secret}, env
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if schema:
+            with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+#: A new connection per request, so that with several workers the requests spread over them.
+FRESH = httpx.Limits(max_keepalive_connections=0)
+
+
+def test_real_server_answers_over_http(server):
+    base, key, _ = server
+    with httpx.Client(base_url=base, timeout=60, limits=FRESH) as http:
+        assert http.get("/health").json()["status"] == "ok"
+        ready = http.get("/ready")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["index"]["indexed"] == len(ORGANISATIONS)
+        assert http.get("/docs").status_code == 200
+        assert http.get("/clusters", params={"limit": 100}).json()["total"] == len(ORGANISATIONS)
+        card = http.get("/model").json()
+        assert card["embedding_dim"] == 384 and card["ranker_training_pairs"] == len(COOPERATIONS)
+
+        partners = http.get("/clusters/aero-north/partners", params={"k": 5}).json()
+        assert partners["query"]["id"] == "aero-north"
+        assert all(p["side"] == "MX" and 0 <= p["score"] <= 1 for p in partners["items"])
+        match = http.post("/match", json={"name": "Clúster Aeroespacial Demo", "side": "MX",
+                                          "sectors": ["aerospace"], "description": "Aircraft parts."})
+        assert match.status_code == 200 and all(p["side"] == "EU" for p in match.json()["items"])
+
+        error = http.post("/clusters", json=new_profile("over-http")).json()["error"]
+        assert error["status"] == 401 and error["code"] == "unauthorized"
+        assert http.post("/clusters", json=new_profile("over-http"), headers=key).status_code == 201
+        assert http.get("/ready").json()["checks"]["index"]["indexed"] == len(ORGANISATIONS) + 1
+        for _ in range(6):  # whichever worker answers knows the new profile at once
+            own = http.get("/clusters/over-http/partners")
+            assert own.status_code == 200 and own.json()["query"]["id"] == "over-http"
+        assert http.delete("/clusters/over-http", headers=key).status_code == 204
+        assert http.get("/clusters/over-http").status_code == 404
+        assert all(http.get("/clusters/over-http/partners").status_code == 404 for _ in range(6))
+        assert http.get("/ready").json()["checks"]["index"]["indexed"] == len(ORGANISATIONS)
+        for mx in ("aero-bajio", "energia-norte"):
+            listed = http.get(f"/clusters/{mx}/partners", params={"k": 50}).json()["items"]
+            assert "over-http" not in [p["id"] for p in listed]
+        too_big = http.post("/match", content=b"x" * (Settings().api_max_body_bytes + 1),
+                            headers={"Content-Type": "application/json"})
+        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
+
+
+def test_keys_made_and_revoked_with_the_cli_work_on_the_running_server(server):
+    base, _, env = server
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(CLI + list(args), env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    secret = cli("keys", "create", "--scope", "admin", "--name", "ops").strip().splitlines()[-1]
+    listed = cli("keys", "list", "--format", "json")
+    assert "ops" in listed and secret not in listed
+    key_id = next(k["id"] for k in json.loads(listed) if k["name"] == "ops")
+    with httpx.Client(base_url=base, timeout=60, limits=FRESH) as http:
+        feedback = {"org": "aero-north", "partner": "aero-bajio", "verdict": "met"}
+        assert http.post("/feedback", json=feedback, headers={"X-API-Key": secret}).status_code == 201
+        cli("keys", "revoke", key_id)
+        refused = http.post("/feedback", json=feedback, headers={"X-API-Key": secret})
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"

@@ -1,0 +1,211 @@
+"""The evaluation: metrics by hand, bootstrap intervals, folds without leakage, both directions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from matcher.errors import InvalidProfile
+from matcher.evaluation import (
+    BASELINES,
+    EU_TO_MX,
+    LOOO,
+    LOPO,
+    METHODS,
+    METRICS,
+    MX_TO_EU,
+    RANKER,
+    RankRecord,
+    bootstrap,
+    evaluate,
+    fit_ranker,
+    fold_context,
+    folds,
+    metric_values,
+    paired_test,
+    rank_of,
+    run_protocol,
+    scorers,
+)
+from matcher.features import FeatureContext
+from matcher.profiles import CooperationType
+from matcher.taxonomy import load_taxonomy
+from tests import ranker_fixtures as fx
+
+
+def rec(pair: str, direction: str, greater: int, ties: int = 0, method: str = "m", group: str | None = None) -> RankRecord:
+    return RankRecord("p", method, group or pair, pair, direction, "q", "t", greater, ties, 50)
+
+
+# ---------------------------------------------------------------------- metrics by hand
+def test_metrics_on_a_hand_made_rank_list():
+    records = [
+        rec("a", EU_TO_MX, 0), rec("a", MX_TO_EU, 2),  # ranks 1 and 3
+        rec("b", EU_TO_MX, 11), rec("b", MX_TO_EU, 4),  # ranks 12 and 5
+    ]
+    m = metric_values(records, covered={"x", "y", "z"}, population=12)
+    assert m["hit@1"] == 0.25
+    assert m["hit@5"] == 0.75
+    assert m["hit@10"] == 0.75
+    assert m["mrr"] == pytest.approx((1 + 1 / 3 + 1 / 12 + 1 / 5) / 4)
+    assert m["median_rank"] == 4.0
+    assert m["reciprocal_hit@10"] == 0.5  # a in both top 10s, b not
+    assert m["coverage@10"] == 0.25
+    assert set(m) == set(METRICS)
+
+
+def test_ties_count_in_expectation():
+    r = rec("a", EU_TO_MX, greater=2, ties=3)  # rank uniform on 3..6
+    assert r.rank == 4.5
+    assert r.hit(1) == 0.0
+    assert r.hit(4) == pytest.approx(0.5)
+    assert r.hit(10) == 1.0
+    assert r.reciprocal_rank() == pytest.approx((1 / 3 + 1 / 4 + 1 / 5 + 1 / 6) / 4)
+    scores = np.array([0.5, 0.9, 0.5, 0.1, 0.5, 0.9])
+    assert rank_of(scores, np.arange(6), target=0) == (2, 2, 6)
+    assert rank_of(scores, np.array([0, 2, 3]), target=0) == (0, 1, 3)
+
+
+def test_bootstrap_interval_contains_the_point_estimate_and_is_seeded():
+    rng = np.random.default_rng(1)
+    records = []
+    for i in range(40):
+        records += [rec(f"p{i}", EU_TO_MX, int(rng.integers(0, 30))), rec(f"p{i}", MX_TO_EU, int(rng.integers(0, 30)))]
+    covers = {f"p{i}": {f"o{int(rng.integers(0, 60))}" for _ in range(5)} for i in range(40)}
+    est = bootstrap(records, covers, population=60, resamples=1000, seed=0)
+    assert set(est) == set(METRICS)
+    for name, e in est.items():
+        assert e.low <= e.value <= e.high, name
+        assert e.low < e.high, name
+    assert est["mrr"].value == pytest.approx(metric_values(records)["mrr"])
+    again = bootstrap(records, covers, population=60, resamples=1000, seed=0)
+    assert again == est
+    other = bootstrap(records, covers, population=60, resamples=1000, seed=1)
+    assert other["mrr"] != est["mrr"]
+
+
+def test_paired_test_detects_a_real_difference_and_not_an_absent_one():
+    good = [rec(f"p{i}", d, 0, method="good") for i in range(30) for d in (EU_TO_MX, MX_TO_EU)]
+    bad = [rec(f"p{i}", d, 5 + i % 4, method="bad") for i in range(30) for d in (EU_TO_MX, MX_TO_EU)]
+    t = paired_test(good, bad, resamples=1000, seed=0)
+    assert t.mean_difference > 0.5 and t.bootstrap_p < 0.01 and t.wilcoxon_p < 0.01 and t.groups == 30
+    same = paired_test(good, [RankRecord(**{**r.__dict__, "method": "copy"}) for r in good], resamples=200, seed=0)
+    assert same.mean_difference == 0 and same.bootstrap_p == 1.0 and same.wilcoxon_p == 1.0
+    no_resamples = paired_test(good, bad, resamples=0)
+    assert np.isnan(no_resamples.bootstrap_p) and no_resamples.wilcoxon_p < 0.01
+
+
+# ---------------------------------------------------------------------- folds and leakage
+@pytest.fixture(scope="module")
+def data():
+    orgs = fx.organisations()
+    return orgs, fx.cooperations(), fx.vectors(orgs), load_taxonomy()
+
+
+def test_leave_one_pair_out_folds_hold_out_every_record_of_the_pair(data):
+    orgs, coops, _, _ = data
+    fl = folds(LOPO, coops)
+    assert len(fl) == 6
+    for fold in fl:
+        (pair,) = fold.heldout
+        assert all(c.pair != pair for c in fold.train)
+        assert len(fold.train) == 5
+        assert {(q, t) for _, q, t in fold.queries} == {(pair[0], pair[1]), (pair[1], pair[0])}
+    with pytest.raises(InvalidProfile):
+        folds("leave-nothing-out", coops)
+
+
+def test_newcomer_folds_hold_out_every_pair_of_the_organisation(data):
+    orgs, coops, _, _ = data
+    fold = next(f for f in folds(LOOO, coops) if f.group == "eu-aero")
+    assert set(fold.heldout) == {("eu-aero", "mx-aero"), ("eu-aero", "mx-aero-school")}
+    assert all("eu-aero" not in c.pair for c in fold.train)
+    assert len(fold.queries) == 4
+
+
+def test_a_fold_context_has_no_trace_of_the_held_out_pair(data):
+    """Features built for a fold equal those of a registry where the pair never existed."""
+    orgs, coops, vectors, tax = data
+    for fold in folds(LOPO, coops):
+        (pair,) = fold.heldout
+        ctx = fold_context(orgs, fold, vectors, tax)
+        e, m = ctx.position(pair[0])[1], ctx.position(pair[1])[1]
+        assert not ctx.adjacency[e, m] and ctx.weights[e, m] == 0
+        assert all(c.pair != pair for c in ctx.cooperations)
+        never = [c.model_copy() for c in fx.cooperations() if c.pair != pair]
+        fresh = FeatureContext.build(fx.organisations(), never, fx.vectors(fx.organisations()), load_taxonomy())
+        np.testing.assert_array_equal(ctx.grid(), fresh.grid())
+
+
+def test_the_fold_ranker_ignores_everything_about_the_held_out_pair(data):
+    orgs, coops, vectors, tax = data
+    fold = folds(LOPO, coops)[0]
+    changed = [c.model_copy(update={"type": CooperationType.LISTED, "year": 1999}) if c.pair == fold.heldout[0] else c
+               for c in coops]
+    fold_changed = next(f for f in folds(LOPO, changed) if f.heldout == fold.heldout)
+    a = fit_ranker(fold_context(orgs, fold, vectors, tax))
+    b = fit_ranker(fold_context(orgs, fold_changed, vectors, tax))
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    full = fit_ranker(FeatureContext.build(orgs, coops, vectors, tax))
+    assert not np.array_equal(a.coef_, full.coef_)
+
+
+def test_both_directions_are_ranked_with_filtered_candidates(data):
+    orgs, coops, vectors, tax = data
+    texts = [o.description for o in orgs]
+    methods = scorers(orgs, texts, C=1.0, negatives=4, seed=0)
+    records, covers = run_protocol(LOPO, orgs, coops, vectors, tax, methods, seed=0)
+    assert len(records) == 6 * 2 * len(METHODS)
+    for method in METHODS:
+        mine = [r for r in records if r.method == method]
+        assert {(r.pair, r.direction) for r in mine} == {(f"{c.eu}|{c.mx}", d) for c in coops for d in (EU_TO_MX, MX_TO_EU)}
+        assert set(covers[method]) == {f"{c.eu}|{c.mx}" for c in coops}
+    by = {(r.pair, r.direction): r for r in records if r.method == RANKER}
+    # eu-aero's other partner (mx-aero-school) is filtered out when mx-aero is held out: 6 - 1.
+    assert by[("eu-aero|mx-aero", EU_TO_MX)].candidates == 5
+    # mx-aero-school's other partner (eu-mro) is filtered out when eu-aero is held out.
+    assert by[("eu-aero|mx-aero-school", MX_TO_EU)].candidates == 5
+    assert by[("eu-wind|mx-energy", EU_TO_MX)].candidates == 6
+    assert all(r.query == r.pair.split("|")[0] for r in records if r.direction == EU_TO_MX)
+    # random scores tie everything: exactly the expected values
+    rnd = [r for r in records if r.method == "random"]
+    assert all(r.greater == 0 and r.ties == r.candidates - 1 for r in rnd)
+
+
+def test_newcomer_protocol_filters_the_other_held_out_partners(data):
+    orgs, coops, vectors, tax = data
+    methods = {"embedding": scorers(orgs, [o.description for o in orgs], 1.0, 4, 0)["embedding"]}
+    records, _ = run_protocol(LOOO, orgs, coops, vectors, tax, methods, seed=0)
+    mine = [r for r in records if r.group == "eu-aero"]
+    assert len(mine) == 4
+    from_newcomer = [r for r in mine if r.query == "eu-aero"]
+    assert {r.target for r in from_newcomer} == {"mx-aero", "mx-aero-school"}
+    assert all(r.candidates == 5 for r in from_newcomer)
+
+
+# ---------------------------------------------------------------------- end to end
+def test_evaluate_reports_every_method_under_both_protocols(data, tmp_path):
+    orgs, coops, vectors, tax = data
+    result = evaluate(orgs, coops, vectors, taxonomy=tax, texts=[o.description for o in orgs], resamples=200,
+                      seed=0, negatives=4)
+    for protocol in (LOPO, LOOO):
+        res = result.protocols[protocol]
+        table = res.table()
+        assert list(table.index) == list(METHODS) and list(table.columns) == list(METRICS)
+        assert res.comparison is not None and res.comparison.baseline in BASELINES
+        rnd = res.metrics["random"]
+        assert rnd["hit@1"].value == pytest.approx(np.mean([1 / r.candidates for r in res.records if r.method == "random"]))
+    paths = result.write(tmp_path / "out")
+    assert [p.name for p in paths] == ["results.json", "results.md", "ranks.csv"]
+    payload = json.loads(paths[0].read_text())
+    assert set(payload["protocols"]) == {LOPO, LOOO}
+    assert set(payload["protocols"][LOPO]["methods"]) == set(METHODS)
+    md = paths[1].read_text()
+    assert all(m in md for m in METHODS) and "Wilcoxon" in md
+    frame = result.ranks_frame()
+    assert {"pair", "direction", "rank", "reciprocal_rank"} <= set(frame.columns)
+    assert len(frame) == sum(len(r.records) for r in result.protocols.values())
+    with pytest.raises(InvalidProfile):
+        evaluate(orgs, coops, vectors, taxonomy=tax, methods=["oracle"], resamples=0)
