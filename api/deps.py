@@ -38,3 +38,8 @@ async def get_registry(request: Request) -> Any:
 async def get_suggester(request: Request) -> Any:
     """The process-wide :class:`matcher.suggest.Suggester`."""
     return _state(request, "suggester")
+
+
+async def get_rendered(request: Request) -> Any:
+    """The app's cache of rendered suggestion bodies (:class:`api.present.RenderedSuggestions`)."""
+    return _state(request, "rendered")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from fastapi import Response
@@ -23,42 +24,63 @@ def suggestions(result: BaseModel) -> SuggestionsPublic:
     return SuggestionsPublic.model_validate(result.model_dump())
 
 
-class _RenderedSuggestions:
-    """Serialised bodies of the Suggester's recent results, by result object.
+def render(result: BaseModel) -> bytes:
+    """JSON body of a Suggester result, validated against the public schema."""
+    return suggestions(result).model_dump_json().encode()
 
-    The Suggester hands back the same ``SuggestionList`` object for a repeated query until the
-    data changes, so its JSON is built once; the entry holds the object itself, which keeps
-    its ``id`` from being reused while the entry lives.
+
+class RenderedSuggestions:
+    """Rendered JSON bodies of recent suggestion requests, by request and data version.
+
+    Only bytes are kept, never the result objects: a few hundred cached lists of pydantic
+    objects would hold hundreds of thousands of objects that every full garbage collection
+    walks, pausing the server for tens of milliseconds. Entries of an older data version are
+    dropped as soon as a newer version is seen, so a deleted or edited profile is never served
+    from here.
     """
 
-    def __init__(self, size: int = 512):
+    def __init__(self, size: int = 2048):
         self.size = size
-        self._items: OrderedDict[int, tuple[BaseModel, bytes]] = OrderedDict()
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._version: str | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, result: BaseModel) -> bytes:
-        key = id(result)
+    def get_or_render(self, key: Hashable, version: Callable[[], str], compute: Callable[[], BaseModel]) -> bytes:
+        """The cached body for ``key``, or ``compute()``'s result rendered and kept.
+
+        ``version()`` names what results depend on (the Suggester's ``results_version``); it
+        is read before and after computing, and a body is kept only if it did not move.
+        """
+        before = version()
         with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and hit[0] is result:
+            if before != self._version:
+                self._items.clear()
+                self._version = before
+            body = self._items.get(key)
+            if body is not None:
                 self._items.move_to_end(key)
-                return hit[1]
-        body = suggestions(result).model_dump_json().encode()
-        with self._lock:
-            self._items[key] = (result, body)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+                return body
+        body = render(compute())
+        if version() == before:  # no write or refit happened meanwhile
+            with self._lock:
+                if self._version == before:
+                    self._items[key] = body
+                    while len(self._items) > self.size:
+                        self._items.popitem(last=False)
         return body
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
-render_suggestions = _RenderedSuggestions()
+    def __len__(self) -> int:
+        return len(self._items)
 
 
-def suggestions_response(result: BaseModel, cached: bool = True) -> Response:
-    """A ready JSON response for a Suggester result (validated against the public schema).
-
-    ``cached=False`` for one-off results (``/match``), which would only crowd the cache.
-    """
-    body = render_suggestions(result) if cached else suggestions(result).model_dump_json().encode()
+def json_response(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
+
+def suggestions_response(result: BaseModel) -> Response:
+    """A ready JSON response for a one-off Suggester result (``/match``)."""
+    return json_response(render(result))

@@ -48,6 +48,9 @@ QUERY_ONLY: dict[Side, tuple[str, ...]] = {
 }
 
 
+SECTOR_PAIR_CACHE = 100_000  # distinct (EU sectors, MX sectors) lists kept by an Explainer
+
+
 class FeatureReason(BaseModel):
     """One feature that raised the score: its name, a sentence, its log-odds contribution."""
 
@@ -100,6 +103,7 @@ class Explainer:
         mx_rows = np.array([ctx.position(c.mx)[1] for c in coops], dtype=int)
         self._coop_eu = ctx.eu.vectors[eu_rows] if coops else np.zeros((0, ctx.eu.vectors.shape[1]), np.float32)
         self._coop_mx = ctx.mx.vectors[mx_rows] if coops else np.zeros((0, ctx.mx.vectors.shape[1]), np.float32)
+        self._sector_pairs: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     # ------------------------------------------------------------------ parts
     def sectors(self, eu: Organisation, mx: Organisation) -> tuple[list[str], list[str]]:
@@ -107,18 +111,28 @@ class Explainer:
 
         Complementary: declared by one side only, and either an ancestor or descendant of a
         sector of the other side (energy / wind) or its sibling (aerostructures / maintenance).
+        The answer depends only on the two sector lists, so it is kept per pair of lists.
         """
+        key = (tuple(eu.sectors), tuple(mx.sectors))
+        hit = self._sector_pairs.get(key)
+        if hit is None:
+            if len(self._sector_pairs) >= SECTOR_PAIR_CACHE:
+                self._sector_pairs.clear()
+            hit = self._sector_pairs[key] = self._sectors(*key)
+        return list(hit[0]), list(hit[1])
+
+    def _sectors(self, eu_sectors: tuple[str, ...], mx_sectors: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         tax = self.ctx.taxonomy
-        shared = [s for s in eu.sectors if s in set(mx.sectors)]
+        shared = [s for s in eu_sectors if s in set(mx_sectors)]
 
         def related(a: str, b: str) -> bool:
             return a in tax.ancestors(b) or b in tax.ancestors(a) or (
                 tax[a].parent is not None and tax[a].parent == tax[b].parent)
 
-        comp = [s for s, others in [(s, mx.sectors) for s in eu.sectors] + [(s, eu.sectors) for s in mx.sectors]
+        comp = [s for s, others in [(s, mx_sectors) for s in eu_sectors] + [(s, eu_sectors) for s in mx_sectors]
                 if s not in shared and any(related(s, o) for o in others)]
         comp = list(dict.fromkeys(comp))
-        return [tax[s].name for s in shared], [tax[s].name for s in comp]
+        return tuple(tax[s].name for s in shared), tuple(tax[s].name for s in comp)
 
     def precedent(self, eu: Organisation, mx: Organisation, eu_vec: np.ndarray, mx_vec: np.ndarray) -> Precedent | None:
         """The documented cooperation (other than this pair's own) most similar to the pair."""

@@ -32,6 +32,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from matcher.errors import NotTrained
 
 if TYPE_CHECKING:
+    from matcher.feedback import FeedbackRows
     from matcher.features import FeatureContext
 
 RANKER_FILE = "ranker.json"
@@ -160,18 +161,19 @@ class PairRanker(ClassifierMixin, BaseEstimator):
 
 
 def fit_ranker(ctx: "FeatureContext", C: float = DEFAULT_C, negatives: int = DEFAULT_NEGATIVES, seed: int = 0,
-               grid: np.ndarray | None = None) -> PairRanker:
+               grid: np.ndarray | None = None, feedback: "FeedbackRows | None" = None) -> PairRanker:
     """Fit a ranker on a context's documented pairs and seeded negatives (weighted by type).
 
     ``grid`` is the context's full feature grid when already computed (it is reused).
+    ``feedback`` adds users' verdicts as extra rows (:func:`matcher.feedback.feedback_rows`).
     """
     from matcher.features import FEATURE_NAMES, monotone_constraints
 
-    if grid is None:
-        X, y, w = ctx.training_data(negatives, seed)
-    else:
-        e, m, y, w = ctx.training_rows(negatives, seed)
-        X = grid[e, m]
+    e, m, y, w = ctx.training_rows(negatives, seed)
+    if feedback is not None and len(feedback):
+        e, m = np.concatenate([e, feedback.eu_rows]), np.concatenate([m, feedback.mx_rows])
+        y, w = np.concatenate([y, feedback.labels]), np.concatenate([w, feedback.weights])
+    X = ctx.pairs(e, m) if grid is None else grid[e, m]
     return PairRanker(C=C, monotone=monotone_constraints(FEATURE_NAMES)).fit(X, y, sample_weight=w)
 
 

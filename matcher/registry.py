@@ -70,6 +70,7 @@ from matcher.taxonomy import Taxonomy, load_taxonomy
 from matcher.text import normalise
 
 log = logging.getLogger(__name__)
+_DATA_VERSION = select(MetaRow.store_id, MetaRow.version).where(MetaRow.id == 1)
 
 Callback = Callable[[str, str], None]
 M = TypeVar("M", bound=BaseModel)
@@ -299,11 +300,13 @@ class Registry:
 
     def data_version(self) -> str:
         """Identifies the current state of profiles and cooperations; changes on every such write."""
-        with self.store.read() as s:
-            meta = s.get(MetaRow, 1)
-            if meta is None:
-                return "uninitialised"
-            return f"{meta.store_id}:{meta.version}"
+        # A Core query on a plain connection: this runs once per request in the API, and an ORM
+        # session with identity-map loading costs several times as much.
+        with self.store.engine.connect() as conn:
+            row = conn.execute(_DATA_VERSION).first()
+        if row is None:
+            return "uninitialised"
+        return f"{row.store_id}:{row.version}"
 
     # --- organisations: reads -----------------------------------------------------------------
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     #: Probability a candidate needs to be shown; None = the threshold learned with the ranker
     #: (5th percentile of the training cooperations' probabilities).
     min_probability: float | None = None
+    #: Whether training (``c2c train``, ``POST /admin/retrain``, a first start) adds users'
+    #: verdicts on suggestions to the documented cooperations (see :mod:`matcher.feedback`).
+    train_with_feedback: bool = True
 
     # API
     api_read_key_required: bool = False

@@ -8,8 +8,10 @@ matches the registry (rebuilding or patching it, with a log line), subscribes to
 registry's writes so single profiles are added, updated or removed in the index at once, and
 loads the ranker from ``Settings().ranker_dir`` (training and saving it when there is none).
 Whenever the registry's data version moves (a profile or a cooperation changed, in this
-process or another) the feature context and the score matrices are rebuilt on the next call
-and cached results are dropped.
+process or another) the feature context and the score matrices are rebuilt on the next call.
+Results are not cached here: a server caches its rendered responses by request and data
+version (:mod:`api.present`), which keeps long-lived Python objects, and so garbage-collection
+pauses, small.
 
 Scores. For every (EU, MX) pair the ranker gives a probability ``p``. The suggestion
 ``score`` is reciprocal: the geometric mean of the pair's percentile in the asking side's
@@ -53,7 +55,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -65,6 +66,7 @@ from matcher.embeddings import CachedEncoder, Encoder, get_encoder, profile_text
 from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation
 from matcher.explain import Explainer, Explanation
 from matcher.features import FEATURE_NAMES, FEATURES, FeatureContext
+from matcher.feedback import FeedbackRows, feedback_rows
 from matcher.profiles import Organisation, OrgType, Side
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, PairRanker, fit_ranker, load_ranker, reciprocal_scores, save_ranker
 from matcher.settings import Settings
@@ -76,7 +78,6 @@ log = logging.getLogger("c2c.suggest")
 MMR_LAMBDA = 0.7
 CANDIDATE_POOL = 2000
 THRESHOLD_QUANTILE = 0.05
-CACHE_SIZE = 512
 
 
 class Suggestion(BaseModel):
@@ -154,9 +155,9 @@ class Suggester:
         self._sync = None
         self._unsubscribe = None
         self._model: PairRanker | None = None
+        self._generation = 0  # bumped on every refit
         self._meta: dict[str, Any] = {}
         self._state: _State | None = None
-        self._cache: OrderedDict[tuple, SuggestionList] = OrderedDict()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -169,6 +170,14 @@ class Suggester:
     def index(self):
         self._current()
         return self._index
+
+    def results_version(self) -> str:
+        """Changes whenever a suggestion may change: on every data version, and on every refit.
+
+        Callers that keep results (the API's rendered responses) key them by this.
+        """
+        version = self._current().version
+        return f"{version}#{self._generation}"
 
     def warm_up(self) -> None:
         """Load the index, the ranker and the encoding model now rather than on a first request.
@@ -206,7 +215,6 @@ class Suggester:
                 self._sync(event, org_id)
             self._state = None
             self._checked_at = 0.0
-            self._cache.clear()
 
     def _reconcile_index(self, orgs: list[Organisation]) -> None:
         """Bring the in-memory index in line with profiles written by another process."""
@@ -253,7 +261,6 @@ class Suggester:
                     sample, reference = self._reference(ctx)
                     self._state = _State(version, ctx, None, None, None, Explainer(ctx, self._model),
                                          _unique_names(orgs), sample, reference)
-            self._cache.clear()
             return self._state
 
     def _load_or_train(self, ctx: FeatureContext, version: str) -> None:
@@ -272,11 +279,14 @@ class Suggester:
             raise NotTrained("no documented cooperations to learn from; add cooperations first")
         e, m, y, w = ctx.training_rows(DEFAULT_NEGATIVES, self.settings.seed)
         X = ctx.pairs(e, m)
-        model = fit_ranker(ctx, DEFAULT_C, DEFAULT_NEGATIVES, self.settings.seed)
+        feedback = self._feedback_rows(ctx)
+        model = fit_ranker(ctx, DEFAULT_C, DEFAULT_NEGATIVES, self.settings.seed, feedback=feedback)
         positives = int(y.sum())
+        # The threshold is read on documented cooperations only, never on verdicts.
         threshold = float(np.quantile(model.score_features(X[y == 1]), THRESHOLD_QUANTILE))
         extra = {"C": DEFAULT_C, "negatives_per_positive": DEFAULT_NEGATIVES, "seed": self.settings.seed,
                  "positives": positives, "negatives": int(len(y) - positives),
+                 "feedback": feedback.summary() if feedback is not None else None,
                  "base_rate": float(w[y == 1].sum() / w.sum()), "min_probability": threshold,
                  "threshold_rule": f"{THRESHOLD_QUANTILE:.0%} quantile of the training cooperations' probabilities",
                  "encoder": self.encoder.name}
@@ -285,9 +295,17 @@ class Suggester:
         except OSError as exc:
             log.warning("could not save the ranker to %s: %s", self.settings.ranker_dir, exc)
         self._model = model
+        self._generation += 1
         self._meta = {"feature_names": list(FEATURE_NAMES), "training_pairs": positives, "data_version": version, **extra}
         log.info("trained the ranker on %d documented pairs and %d sampled non-pairs", positives, len(y) - positives)
         return self._meta
+
+    def _feedback_rows(self, ctx: FeatureContext) -> FeedbackRows | None:
+        """Users' verdicts as training rows, or None when the settings leave them out."""
+        if not self.settings.train_with_feedback:
+            return None
+        list_feedback = getattr(self.registry, "list_feedback", None)
+        return feedback_rows(ctx, list_feedback()) if callable(list_feedback) else None
 
     @property
     def min_probability(self) -> float:
@@ -303,7 +321,6 @@ class Suggester:
             state = self._current()
             meta = self._fit(state.ctx, state.version)
             self._state = None
-            self._cache.clear()
             summary = dict(meta)
             summary["coefficients"] = dict(zip(FEATURE_NAMES, np.round(self._model.coef_, 4).tolist()))
             return summary
@@ -319,6 +336,7 @@ class Suggester:
             "intercept": round(self._model.intercept_, 4),
             "training_pairs": self._meta.get("training_pairs"),
             "negatives": self._meta.get("negatives"),
+            "feedback": self._meta.get("feedback"),
             "negatives_per_positive": self._meta.get("negatives_per_positive"),
             "trained_on_data_version": self._meta.get("data_version"),
             "current_data_version": state.version,
@@ -340,11 +358,6 @@ class Suggester:
         """Suggestions for a registered organisation named by id, name, acronym or alias."""
         state = self._current()
         org_id = ref if ref in state.ctx else state.names.get(normalise(ref)) or self.registry.lookup(ref).id
-        key = (org_id, k, _freeze(sector), _freeze(country), _freeze(type), exclude_existing, diversify, state.version)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
         if org_id not in state.ctx:
             raise UnknownOrganisation(ref)
         side, row = state.ctx.position(org_id)
@@ -368,10 +381,6 @@ class Suggester:
             prob, recip, features = self._large_scores(state, side, rows, block, query_row=row)
         result = self._select(state, query, org_id, vector, prob, recip, features, known, k, sector, country,
                               type, exclude_existing, diversify, rows=rows)
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
         return result
 
     def suggest_for_profile(self, org: Organisation, k: int = 10, sector: str | Sequence[str] | None = None,
@@ -668,11 +677,6 @@ def _listify(value) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
-
-
-def _freeze(value):
-    items = _listify(value)
-    return None if items is None else tuple(items)
 
 
 def _upper(value):

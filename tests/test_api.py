@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from matcher.errors import StoreUnavailable
+from matcher.registry import Registry
 
 
 def partner_ids(client: TestClient, org_id: str, **params: Any) -> list[str]:
@@ -215,6 +216,46 @@ def test_delete_cluster_removes_it_everywhere(api: Api):
         assert "med-lake" not in partner_ids(api.client, mx)
     assert "med-lake" not in api.suggester.index
     error_of(api.client.delete("/clusters/med-lake", headers=api.write), 404)
+
+
+def test_delete_empties_the_rendered_suggestions_at_once(api: Api):
+    partner_ids(api.client, "salud-golfo")
+    rendered = api.client.app.state.rendered
+    assert len(rendered) == 1
+    assert api.client.delete("/clusters/med-lake", headers=api.write).status_code == 204
+    assert len(rendered) == 0  # not merely unreachable: gone
+
+
+def test_repeated_partner_requests_are_computed_once(api: Api, monkeypatch):
+    calls = []
+    original = api.suggester.suggest
+    monkeypatch.setattr(api.suggester, "suggest", lambda *a, **kw: calls.append(a) or original(*a, **kw))
+    first = api.client.get("/clusters/aero-north/partners", params={"k": 3})
+    second = api.client.get("/clusters/aero-north/partners", params={"k": 3})
+    assert first.status_code == second.status_code == 200 and first.content == second.content
+    assert len(calls) == 1
+    other = api.client.get("/clusters/aero-north/partners", params={"k": 2})  # another request, computed anew
+    assert len(calls) == 2 and len(other.json()["items"]) == 2
+
+
+def test_rendered_suggestions_are_recomputed_after_a_write_elsewhere_or_a_refit(api: Api, monkeypatch):
+    calls = []
+    original = api.suggester.suggest
+    monkeypatch.setattr(api.suggester, "suggest", lambda *a, **kw: calls.append(a) or original(*a, **kw))
+    api.client.get("/clusters/aero-north/partners")
+    before = api.suggester.results_version()
+    api.suggester.train()  # a refit changes scores without changing the data
+    assert api.suggester.results_version() != before
+    api.client.get("/clusters/aero-north/partners")
+    assert len(calls) == 2
+    # A write by another process is seen through the data version, not through a callback.
+    other = Registry.open(api.settings, init=False)
+    try:
+        other.delete("med-lake")
+    finally:
+        other.close()
+    assert "med-lake" not in partner_ids(api.client, "salud-golfo")
+    assert len(calls) == 3
 
 
 # --- suggestions --------------------------------------------------------------------------

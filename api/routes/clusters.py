@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api.auth import Caller, read_access, require
-from api.deps import get_registry, get_suggester
-from api.present import fetch, suggestions_response
+from api.deps import get_registry, get_rendered, get_suggester
+from api.present import fetch, json_response
 from api.schemas import COUNTRY, ClusterCreate, ClusterPage, ClusterPatch, ClusterPublic, SuggestionsPublic
 from matcher.errors import UnknownOrganisation
 from matcher.profiles import OrgType, Side
@@ -88,13 +88,18 @@ def build(settings: Settings) -> APIRouter:
         diversify: bool = False,
         caller: Caller = Depends(read_access),
         suggester: Any = Depends(get_suggester),
+        rendered: Any = Depends(get_rendered),
     ) -> Response:
-        result = suggester.suggest(
-            id, k=k, sector=sector, country=country, type=type,
-            exclude_existing=exclude_existing, diversify=diversify,
-        )
-        if result.query.id != id:  # the Suggester also accepts names; a resource path does not
-            raise UnknownOrganisation(id, [result.query.id] if result.query.id else [])
-        return suggestions_response(result)
+        def compute() -> Any:
+            result = suggester.suggest(
+                id, k=k, sector=sector, country=country, type=type,
+                exclude_existing=exclude_existing, diversify=diversify,
+            )
+            if result.query.id != id:  # the Suggester also accepts names; a resource path does not
+                raise UnknownOrganisation(id, [result.query.id] if result.query.id else [])
+            return result
+
+        key = (id, k, sector, country, type, exclude_existing, diversify)
+        return json_response(rendered.get_or_render(key, suggester.results_version, compute))
 
     return router

@@ -53,6 +53,6 @@ def build(settings: Settings) -> APIRouter:
     ) -> Response:
         org = transient_profile(body)
         result = suggester.suggest_for_profile(org, k=k, sector=sector, country=country, type=type, diversify=diversify)
-        return suggestions_response(result, cached=False)
+        return suggestions_response(result)
 
     return router

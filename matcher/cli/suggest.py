@@ -33,11 +33,11 @@ class EvaluateFormat(str, Enum):
     json = "json"
 
 
-def _open():
+def _open(**overrides):
     from matcher.registry import Registry
     from matcher.suggest import Suggester
 
-    settings = Settings()
+    settings = Settings(**overrides)
     registry = Registry.open(settings)
     return registry, Suggester(registry, settings, progress=True)
 
@@ -105,16 +105,29 @@ def suggest_command(
 
 
 @app.command("train")
-def train_command() -> None:
-    """Refit the ranker on the registry's documented cooperations and save it."""
-    registry, suggester = _open()
+def train_command(
+    feedback: bool = typer.Option(
+        None, "--feedback/--no-feedback",
+        help="Add users' verdicts on suggestions to the documented cooperations "
+             "(default: the C2C_TRAIN_WITH_FEEDBACK setting, on unless changed)."),
+) -> None:
+    """Refit the ranker on the registry's documented cooperations (and feedback) and save it."""
+    registry, suggester = _open(**({} if feedback is None else {"train_with_feedback": feedback}))
     with registry:
         summary = suggester.train()
     typer.echo(f"trained on {summary['training_pairs']} documented pairs and {summary['negatives']} sampled "
                f"non-pairs (data version {summary['data_version']})")
+    used = summary.get("feedback")
+    if used is None:
+        typer.echo("feedback: left out")
+    else:
+        skipped = sum(used["ignored"].values())
+        typer.echo(f"feedback: {used['positives']} positive and {used['negatives']} negative pair(s) added"
+                   + (f"; {skipped} verdict(s) ignored ({', '.join(f'{k} {v}' for k, v in used['ignored'].items() if v)})"
+                      if skipped else ""))
     coefs = sorted(summary["coefficients"].items(), key=lambda kv: -abs(kv[1]))
     typer.echo("strongest features: " + ", ".join(f"{n} {c:+.2f}" for n, c in coefs[:5]))
-    typer.echo(f"saved to {Settings().ranker_dir}")
+    typer.echo(f"saved to {suggester.settings.ranker_dir}")
 
 
 @app.command("evaluate")
