@@ -110,13 +110,14 @@ def main() -> None:
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     encoder = SentenceTransformerEncoder(Settings().model_path)
+    model = encoder._load()  # the encoder loads its model lazily, on first use; time it here
     load_s = time.perf_counter() - t0
     print(f"model {encoder.name} (dim {encoder.dim}): import {import_s:.2f}s, load {load_s:.2f}s", flush=True)
 
     taxonomy = load_taxonomy()
     texts = [profile_text(o, taxonomy) for o in synthetic_profiles(args.texts, args.seed)]
-    max_len = encoder._model.max_seq_length
-    lengths = [len(ids) for ids in encoder._model.tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]]
+    max_len = model.max_seq_length
+    lengths = [len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]]
     rows = []
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
         rows.append(throughput(encoder, texts, batch_size, args.runs))
