@@ -396,7 +396,7 @@ class FeatureContext:
         if eu_rows is None or not self._n_edges:
             return out
         eu_rows = np.asarray(eu_rows, dtype=int)
-        if M.n * len(self.mx_ids) <= PARTNER_SIM_FULL_LIMIT:
+        if self._partner_sim_full(M.n, len(self.mx_ids)):
             adjacency, cols = self.adjacency[eu_rows], None  # (a, n_mx)
         else:
             adjacency, cols = self._sub_adjacency(eu_rows, 0)  # (a, partners)
@@ -411,7 +411,7 @@ class FeatureContext:
         if mx_rows is None or not self._n_edges:
             return out
         mx_rows = np.asarray(mx_rows, dtype=int)
-        if E.n * len(self.eu_ids) <= PARTNER_SIM_FULL_LIMIT:
+        if self._partner_sim_full(E.n, len(self.eu_ids)):
             adjacency, cols = self.adjacency[:, mx_rows].T, None  # (b, n_eu)
         else:
             adjacency, cols = self._sub_adjacency(mx_rows, 1)  # (b, partners)
@@ -419,6 +419,13 @@ class FeatureContext:
         for j in range(len(mx_rows)):
             out[:, j] = _masked_max(sim, adjacency[j])
         return out
+
+    def _partner_sim_full(self, queries: int, side: int) -> bool:
+        """Whether partner features compare with every organisation of the side (small registries)
+        or with known partners only, read from the edge list. Slicing columns out of a large
+        adjacency matrix costs more than the whole feature computation, so a large registry
+        always takes the edge list."""
+        return queries * side <= PARTNER_SIM_FULL_LIMIT and self.adjacency.size <= PARTNER_SIM_FULL_LIMIT
 
     def _sub_adjacency(self, rows: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
         """Partners of ``rows`` (EU rows when ``axis`` is 0, MX rows when 1) from the edge list:
