@@ -43,7 +43,9 @@ do not change.
 Freshness. Writes made through this process's registry are seen at once: the registry
 calls back after every profile and cooperation write. Writes by other processes are seen
 through the registry's data version, read on every call by default, or at most every
-``data_version_ttl_s`` seconds when that is set above zero.
+``data_version_ttl_s`` seconds when that is set above zero. A ranker saved by another process
+(a second server worker answering ``POST /admin/retrain``, or ``c2c train``) is noticed the
+same way, by the identity of the ranker file, and loaded.
 
 Diversify. With ``diversify=True`` the list is re-ordered by maximal marginal relevance:
 each next item maximises ``0.7 * score - 0.3 * (max embedding similarity to the items
@@ -53,8 +55,10 @@ already chosen)``, so ten near-identical organisations do not fill the list.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -68,7 +72,7 @@ from matcher.explain import Explainer, Explanation
 from matcher.features import FEATURE_NAMES, FEATURES, FeatureContext
 from matcher.feedback import FeedbackRows, feedback_rows
 from matcher.profiles import Organisation, OrgType, Side
-from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, PairRanker, fit_ranker, load_ranker, reciprocal_scores, save_ranker
+from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, RANKER_FILE, PairRanker, fit_ranker, load_ranker, reciprocal_scores, save_ranker
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy, load_taxonomy
 from matcher.text import normalise
@@ -155,7 +159,8 @@ class Suggester:
         self._sync = None
         self._unsubscribe = None
         self._model: PairRanker | None = None
-        self._generation = 0  # bumped on every refit
+        self._generation = 0  # bumped on every refit or load of a ranker
+        self._stamp: tuple[int, int, int] | None = None  # the saved ranker file this model came from
         self._meta: dict[str, Any] = {}
         self._state: _State | None = None
 
@@ -233,10 +238,16 @@ class Suggester:
         if state is not None and now - self._checked_at < self.settings.data_version_ttl_s:
             return state
         version = self.registry.data_version()
+        stamp = self._ranker_stamp()
         self._checked_at = now
-        if state is not None and state.version == version:
+        if state is not None and state.version == version and (self._stamp is None or stamp == self._stamp):
             return state
         with self._lock:
+            if self._stamp is not None and stamp != self._stamp:
+                # Another process (a second server worker, `c2c train`) saved a new ranker:
+                # load it, so every worker serves the same model.
+                log.info("the saved ranker changed; loading it")
+                self._model, self._stamp, self._state = None, None, None
             if self._state is not None and self._state.version == version:
                 return self._state
             orgs = self.registry.all_organisations()
@@ -263,9 +274,20 @@ class Suggester:
                                          _unique_names(orgs), sample, reference)
             return self._state
 
+    def _ranker_stamp(self) -> tuple[int, int, int] | None:
+        """Identity of the saved ranker file (inode, size, modification time), None if absent."""
+        try:
+            st = os.stat(Path(self.settings.ranker_dir) / RANKER_FILE)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
     def _load_or_train(self, ctx: FeatureContext, version: str) -> None:
         try:
+            stamp = self._ranker_stamp()
             self._model, self._meta = load_ranker(self.settings.ranker_dir, FEATURE_NAMES)
+            self._stamp = stamp
+            self._generation += 1
             if "min_probability" not in self._meta:
                 raise NotTrained("ranker file has no threshold")
             if self._meta.get("encoder") != self.encoder.name:
@@ -292,8 +314,10 @@ class Suggester:
                  "encoder": self.encoder.name}
         try:
             save_ranker(model, self.settings.ranker_dir, FEATURE_NAMES, positives, version, extra)
+            self._stamp = self._ranker_stamp()
         except OSError as exc:
             log.warning("could not save the ranker to %s: %s", self.settings.ranker_dir, exc)
+            self._stamp = None
         self._model = model
         self._generation += 1
         self._meta = {"feature_names": list(FEATURE_NAMES), "training_pairs": positives, "data_version": version, **extra}

@@ -136,3 +136,23 @@ def test_train_command_reports_feedback(tmp_path: Path, monkeypatch):
         assert "feedback: left out" in result.output
     meta = json.loads((home / "ranker" / "ranker.json").read_text())
     assert meta["feedback"] is None and np.isfinite(meta["min_probability"])
+
+
+def test_a_ranker_saved_by_another_process_is_loaded(sqlite_url: str, tmp_path: Path):
+    """Two server workers share the ranker file: a retrain in one reaches the other."""
+    registry, config = _registry(sqlite_url, tmp_path, train_with_feedback=True)
+    encoder = KeywordEncoder(VOCABULARY)
+    try:
+        worker_a = Suggester(registry, config, encoder=encoder)
+        worker_b = Suggester(registry, config, encoder=encoder)
+        before = _probability(worker_b, "med-lake", "auto-centro")
+        version_b = worker_b.results_version()
+        registry.add_feedback("med-lake", "auto-centro", "agreement_signed")  # feedback moves no data version
+        worker_a.train()
+        assert worker_b.results_version() != version_b
+        after = _probability(worker_b, "med-lake", "auto-centro")
+        assert after > before
+        assert after == pytest.approx(_probability(worker_a, "med-lake", "auto-centro"))
+        assert worker_b.model_card()["feedback"]["positives"] == 1
+    finally:
+        registry.close()
