@@ -139,13 +139,17 @@ def test_real_server_answers_over_http(server):
         assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
 
 
+def run_cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(CLI + list(args), env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_keys_made_and_revoked_with_the_cli_work_on_the_running_server(server):
     base, _, env = server
 
     def cli(*args: str) -> str:
-        done = subprocess.run(CLI + list(args), env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return run_cli(env, *args)
 
     secret = cli("keys", "create", "--scope", "admin", "--name", "ops").strip().splitlines()[-1]
     listed = cli("keys", "list", "--format", "json")
@@ -157,3 +161,17 @@ def test_keys_made_and_revoked_with_the_cli_work_on_the_running_server(server):
         cli("keys", "revoke", key_id)
         refused = http.post("/feedback", json=feedback, headers={"X-API-Key": secret})
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+
+
+def test_a_retrain_with_feedback_reaches_every_worker(server):
+    base, key, env = server
+    admin = {"X-API-Key": run_cli(env, "keys", "create", "--scope", "admin", "--name", "retrain").strip().splitlines()[-1]}
+    with httpx.Client(base_url=base, timeout=120, limits=FRESH) as http:
+        verdict = {"org": "med-lake", "partner": "auto-centro", "verdict": "agreement_signed"}
+        assert http.post("/feedback", json=verdict, headers=key).status_code == 201
+        retrained = http.post("/admin/retrain", headers=admin)
+        assert retrained.status_code == 200, retrained.text
+        assert retrained.json()["ranker"]["feedback"]["positives"] == 1
+        # New connections spread over the workers: each must serve the model just saved.
+        for _ in range(8):
+            assert http.get("/model").json()["ranker"]["feedback"]["positives"] == 1
