@@ -9,9 +9,9 @@ registry's writes so single profiles are added, updated or removed in the index 
 loads the ranker from ``Settings().ranker_dir`` (training and saving it when there is none).
 Whenever the registry's data version moves (a profile or a cooperation changed, in this
 process or another) the feature context and the score matrices are rebuilt on the next call.
-Results are not cached here: a server caches its rendered responses by request and data
-version (:mod:`api.present`), which keeps long-lived Python objects, and so garbage-collection
-pauses, small.
+Results are not cached here: a server caches its rendered responses by request and by
+:meth:`Suggester.results_version` (:mod:`api.present`), which keeps long-lived Python objects,
+and so garbage-collection pauses, small.
 
 Scores. For every (EU, MX) pair the ranker gives a probability ``p``. The suggestion
 ``score`` is reciprocal: the geometric mean of the pair's percentile in the asking side's
@@ -58,8 +58,8 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
