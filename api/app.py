@@ -85,15 +85,13 @@ def _freeze_startup_objects() -> None:
 
     The process holds over half a million long-lived objects after start-up; every full
     collection walked them all, about 0.3 s during which no request was answered. Frozen
-    objects are never collected, and never need to be: they live as long as the server (the
-    shutdown hands them back to the collector).
+    objects are never collected, and never need to be: they live as long as the server.
     """
     gc.collect()
     gc.freeze()
 
 
 def _stop(app: FastAPI) -> None:
-    gc.unfreeze()
     unsubscribe = getattr(app.state, "unsubscribe_rendered", None)
     if callable(unsubscribe):
         unsubscribe()
