@@ -84,13 +84,22 @@ def _pg_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def pg_url(_pg_schema: str) -> str:
-    """The run's PostgreSQL schema, emptied of every record (as fresh as a new store)."""
+    """The run's PostgreSQL schema, emptied of every record (as fresh as a new store).
+
+    Every connection the tests open through this URL carries the schema as its application
+    name. Before emptying the tables, connections a finished test left behind (a pool not
+    disposed, a thread still running) are ended, so they can neither block nor deadlock the
+    ``TRUNCATE``; a lock that is still not granted fails within seconds with a clear error.
+    """
     import psycopg
 
     with psycopg.connect(PG_CONNINFO, autocommit=True, options=f"-csearch_path={_pg_schema}") as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE application_name = %s AND pid <> pg_backend_pid()", (_pg_schema,))
+        conn.execute("SET lock_timeout = '10s'")
         conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
         conn.execute("UPDATE meta SET version = 0, seeded_at = NULL, store_id = %s", (str(uuid.uuid4()),))
-    return f"{PG_URL}?options=-csearch_path%3D{_pg_schema}"
+    return f"{PG_URL}?options=-csearch_path%3D{_pg_schema}&application_name={_pg_schema}"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
