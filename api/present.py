@@ -30,7 +30,11 @@ def render(result: BaseModel) -> bytes:
 
 
 class RenderedSuggestions:
-    """Rendered JSON bodies of recent suggestion requests, by request and data version.
+    """Rendered JSON bodies of recent suggestion requests, by request and results version.
+
+    Bounded by entries (``size``) and by total bytes (``max_bytes``, 32 MiB by default), least
+    recently used first out, so even lists of the largest ``k`` cannot grow a worker's memory
+    by more than that.
 
     Only bytes are kept, never the result objects: a few hundred cached lists of pydantic
     objects would hold hundreds of thousands of objects that every full garbage collection
@@ -39,9 +43,11 @@ class RenderedSuggestions:
     from here.
     """
 
-    def __init__(self, size: int = 2048):
+    def __init__(self, size: int = 4096, max_bytes: int = 32 * 1024 * 1024):
         self.size = size
+        self.max_bytes = max_bytes
         self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._bytes = 0
         self._version: str | None = None
         self._lock = threading.Lock()
 
@@ -54,24 +60,35 @@ class RenderedSuggestions:
         before = version()
         with self._lock:
             if before != self._version:
-                self._items.clear()
+                self._clear()
                 self._version = before
             body = self._items.get(key)
             if body is not None:
                 self._items.move_to_end(key)
                 return body
         body = render(compute())
-        if version() == before:  # no write or refit happened meanwhile
+        if version() == before and len(body) <= self.max_bytes:  # no write or refit happened meanwhile
             with self._lock:
                 if self._version == before:
+                    old = self._items.pop(key, None)
+                    self._bytes += len(body) - (len(old) if old is not None else 0)
                     self._items[key] = body
-                    while len(self._items) > self.size:
-                        self._items.popitem(last=False)
+                    while len(self._items) > self.size or self._bytes > self.max_bytes:
+                        self._bytes -= len(self._items.popitem(last=False)[1])
         return body
 
     def clear(self) -> None:
         with self._lock:
-            self._items.clear()
+            self._clear()
+
+    def _clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
+
+    @property
+    def bytes(self) -> int:
+        """Total size of the bodies held."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._items)
