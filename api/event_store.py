@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import os
 import secrets
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.errors import ApiError
 from matcher.events import Event, MeetingRequest, Participant, Plan
+from matcher.io import write_text_atomic
 from matcher.text import slugify
 
 EVENT_FILE = "event.json"
@@ -53,19 +52,6 @@ class StoredPlan(BaseModel):
 
 def _not_found(event_id: str) -> ApiError:
     return ApiError(404, f"no event has id {event_id!r}", "not_found", field="id")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class EventStore:
@@ -102,7 +88,7 @@ class EventStore:
         now = dt.datetime.now(dt.timezone.utc)
         record = EventRecord(id=event_id, event=event, created_at=now, updated_at=now)
         with self._locked(folder):
-            _write_atomic(folder / EVENT_FILE, record.model_dump_json())
+            write_text_atomic(folder / EVENT_FILE, record.model_dump_json())
         return record
 
     def get(self, event_id: str) -> EventRecord:
@@ -123,14 +109,14 @@ class EventStore:
             record = change(self.get(event_id))
             record = record.model_copy(update={"revision": record.revision + 1,
                                                "updated_at": dt.datetime.now(dt.timezone.utc)})
-            _write_atomic(folder / EVENT_FILE, record.model_dump_json())
+            write_text_atomic(folder / EVENT_FILE, record.model_dump_json())
         return record
 
     def save_plan(self, event_id: str, revision: int, plan: Plan) -> StoredPlan:
         folder = self._folder(event_id)
         stored = StoredPlan(revision=revision, planned_at=dt.datetime.now(dt.timezone.utc), plan=plan)
         with self._locked(folder):
-            _write_atomic(folder / PLAN_FILE, stored.model_dump_json())
+            write_text_atomic(folder / PLAN_FILE, stored.model_dump_json())
         return stored
 
     def plan(self, event_id: str) -> StoredPlan | None:

@@ -54,8 +54,9 @@ class RenderedSuggestions:
     def get_or_render(self, key: Hashable, version: Callable[[], str], compute: Callable[[], BaseModel]) -> bytes:
         """The cached body for ``key``, or ``compute()``'s result rendered and kept.
 
-        ``version()`` names what results depend on (the Suggester's ``results_version``); it
-        is read before and after computing, and a body is kept only if it did not move.
+        ``version()`` names what results depend on (the Suggester's ``results_version``). A
+        body is kept only if it was made on the version read before computing: the version a
+        result carries says so; for a result that carries none, ``version()`` is read again.
         """
         before = version()
         with self._lock:
@@ -66,8 +67,10 @@ class RenderedSuggestions:
             if body is not None:
                 self._items.move_to_end(key)
                 return body
-        body = render(compute())
-        if version() == before and len(body) <= self.max_bytes:  # no write or refit happened meanwhile
+        result = compute()
+        body = render(result)
+        made_on = getattr(result, "_results_version", "") or version()
+        if made_on == before and len(body) <= self.max_bytes:  # no write or refit happened meanwhile
             with self._lock:
                 if self._version == before:
                     old = self._items.pop(key, None)

@@ -72,9 +72,6 @@ class FeedbackRows:
         return {"positives": self.positives, "negatives": self.negatives, "ignored": dict(self.ignored)}
 
 
-EMPTY = FeedbackRows(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), np.zeros(0))
-
-
 def _value(verdict: Any) -> str:
     return str(getattr(verdict, "value", verdict))
 
@@ -86,7 +83,7 @@ def feedback_rows(ctx: Any, feedback: Sequence[Any]) -> FeedbackRows:
     ``suggested_id``, ``verdict`` and ``id`` (later ids are newer).
     """
     ignored = {"same_side": 0, "documented_pair": 0, "unknown_organisation": 0, "superseded": 0}
-    latest: dict[tuple[int, int], tuple[int, str]] = {}
+    latest: dict[tuple[int, int], str] = {}  # pair -> newest verdict
     for item in sorted(feedback, key=lambda f: f.id):
         verdict = _value(item.verdict)
         if verdict not in VERDICT_ROWS:
@@ -105,11 +102,9 @@ def feedback_rows(ctx: Any, feedback: Sequence[Any]) -> FeedbackRows:
             continue
         if pair in latest:
             ignored["superseded"] += 1
-        latest[pair] = (item.id, verdict)
-    if not latest:
-        return FeedbackRows(EMPTY.eu_rows, EMPTY.mx_rows, EMPTY.labels, EMPTY.weights, ignored)
+        latest[pair] = verdict
     pairs = sorted(latest)
-    labels = np.array([VERDICT_ROWS[latest[p][1]][0] for p in pairs], dtype=int)
-    weights = np.array([VERDICT_ROWS[latest[p][1]][1] for p in pairs], dtype=float)
+    labels = np.array([VERDICT_ROWS[latest[p]][0] for p in pairs], dtype=int)
+    weights = np.array([VERDICT_ROWS[latest[p]][1] for p in pairs], dtype=float)
     return FeedbackRows(np.array([p[0] for p in pairs], dtype=int), np.array([p[1] for p in pairs], dtype=int),
                         labels, weights, ignored)

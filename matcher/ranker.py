@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -30,6 +28,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from matcher.errors import NotTrained
+from matcher.io import write_text_atomic
 
 if TYPE_CHECKING:
     from matcher.feedback import FeedbackRows
@@ -261,16 +260,7 @@ def save_ranker(
     if len(payload["feature_names"]) != model.n_features_in_:
         raise ValueError("feature_names does not match the model's number of features")
     target = directory / RANKER_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".ranker-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, json.dumps(payload, indent=2))
     return target
 
 

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 from threadpoolctl import threadpool_limits
 
 from matcher.embeddings import CachedEncoder, Encoder, get_encoder, profile_text
@@ -113,6 +113,8 @@ class SuggestionList(BaseModel):
     note: str | None = None
     filters: dict[str, Any] = Field(default_factory=dict)
     data_version: str = ""
+    # What the list was computed on (:meth:`Suggester.results_version`); not part of the body.
+    _results_version: str = PrivateAttr(default="")
 
 
 @dataclass
@@ -128,6 +130,11 @@ class _State:
     names: dict[str, str]  # normalised name, acronym or alias -> id, when it names one organisation
     sample: dict[Side, np.ndarray] | None = None  # large path: reference rows per side
     reference: dict[Side, np.ndarray] | None = None  # large path: (n_side, R) sorted probabilities
+    generation: int = 0  # the Suggester's ranker generation the scores were made with
+
+    @property
+    def results_version(self) -> str:
+        return f"{self.version}#{self.generation}"
 
     @property
     def dense(self) -> bool:
@@ -181,8 +188,7 @@ class Suggester:
 
         Callers that keep results (the API's rendered responses) key them by this.
         """
-        version = self._current().version
-        return f"{version}#{self._generation}"
+        return self._current().results_version
 
     def warm_up(self) -> None:
         """Load the index, the ranker and the encoding model now rather than on a first request.
@@ -265,13 +271,13 @@ class Suggester:
                     grid = ctx.grid()
                     prob = self._model.score_features(grid) if grid.size else np.zeros(grid.shape[:2])
                     self._state = _State(version, ctx, grid, prob, reciprocal_scores(prob),
-                                         Explainer(ctx, self._model), _unique_names(orgs))
+                                         Explainer(ctx, self._model), _unique_names(orgs), generation=self._generation)
                 else:
                     log.info("large registry (%d x %d pairs): scoring index candidates per query",
                              len(ctx.eu_ids), len(ctx.mx_ids))
                     sample, reference = self._reference(ctx)
                     self._state = _State(version, ctx, None, None, None, Explainer(ctx, self._model),
-                                         _unique_names(orgs), sample, reference)
+                                         _unique_names(orgs), sample, reference, generation=self._generation)
             return self._state
 
     def _ranker_stamp(self) -> tuple[int, int, int] | None:
@@ -633,9 +639,11 @@ class Suggester:
                         "the list is not padded with weaker ones")
         filters = {"sector": sector, "country": country, "type": type, "exclude_existing": exclude_existing,
                    "diversify": diversify}
-        return SuggestionList(query=QueryInfo(id=query_id, name=query.name, side=side), items=items, note=note,
-                              filters={k_: v for k_, v in filters.items() if v not in (None, False)},
-                              data_version=state.version)
+        result = SuggestionList(query=QueryInfo(id=query_id, name=query.name, side=side), items=items, note=note,
+                                filters={k_: v for k_, v in filters.items() if v not in (None, False)},
+                                data_version=state.version)
+        result._results_version = state.results_version
+        return result
 
 
 class _RowStore(dict):

@@ -39,6 +39,12 @@ def _pg_unavailable() -> str | None:
     return None
 
 
+def pg_schema_url(schema: str, application_name: str | None = None) -> str:
+    """The local server's URL with ``schema`` first on the search path."""
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    return f"{url}&application_name={application_name}" if application_name else url
+
+
 DATA_TABLES = ("feedback", "api_keys", "cooperations", "organisation_sectors", "aliases", "organisations")
 
 
@@ -75,7 +81,7 @@ def _pg_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        _migrated(f"{PG_URL}?options=-csearch_path%3D{schema}", tmp_path_factory.mktemp("pg"))
+        _migrated(pg_schema_url(schema), tmp_path_factory.mktemp("pg"))
         yield schema
     finally:
         with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
@@ -99,7 +105,7 @@ def pg_url(_pg_schema: str) -> str:
         conn.execute("SET lock_timeout = '10s'")
         conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
         conn.execute("UPDATE meta SET version = 0, seeded_at = NULL, store_id = %s", (str(uuid.uuid4()),))
-    return f"{PG_URL}?options=-csearch_path%3D{_pg_schema}&application_name={_pg_schema}"
+    return pg_schema_url(_pg_schema, application_name=_pg_schema)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

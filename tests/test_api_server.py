@@ -22,7 +22,7 @@ import httpx
 import psycopg
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
-from conftest import PG_CONNINFO, PG_URL, _pg_unavailable
+from conftest import PG_CONNINFO, _pg_unavailable, pg_schema_url
 
 from matcher.registry import Registry
 from matcher.settings import Settings
@@ -68,7 +68,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         schema = f"c2c_server_{secrets.token_hex(6)}"
         with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
-        env["C2C_DATABASE_URL"] = f"{PG_URL}?options=-csearch_path%3D{schema}"
+        env["C2C_DATABASE_URL"] = pg_schema_url(schema)
         workers = "2"
     settings = Settings(home=home, database_url=env.get("C2C_DATABASE_URL", ""))
     with Registry.open(settings, init=False) as registry:
