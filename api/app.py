@@ -1,10 +1,10 @@
 """The FastAPI application: ``create_app(settings=None)``.
 
-One process holds ONE Registry and ONE Suggester (on ``app.state``); the Suggester subscribes
-to the Registry's writes, so what a route writes is what the next request suggests from.
-Either may be injected (tests pass a Registry on a temporary store and a Suggester with a
-fast fake encoder); otherwise they are created at start-up, where the store is also created
-and seeded if it is empty.
+One process holds ONE :class:`matcher.service.Service` (on ``app.state``): its Suggester
+subscribes to its Registry's writes, so what a route writes is what the next request suggests
+from. The service, or its registry and Suggester, may be injected (tests pass a Registry on a
+temporary store and a Suggester with a fast fake encoder); otherwise it is opened at start-up,
+where the store is also created and seeded if it is empty, and closed at shutdown.
 
 Run it with ``c2c serve`` or ``uvicorn api.app:create_app --factory``. Interactive docs are at
 ``/docs``, the OpenAPI schema at ``/openapi.json``.
@@ -15,22 +15,24 @@ from __future__ import annotations
 import gc
 import logging
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.event_store import EventStore
 from api.limits import BodySizeLimit, NulGuard, RateLimit, Timeout
+from api.params import document_bounds
 from api.present import RenderedSuggestions
 from api.routes import admin, clusters, cooperations, events, exports, feedback, health, match, model
 from api.schemas import ERROR_RESPONSES
 from matcher import __version__
 from matcher.errors import C2CError
+from matcher.registry import Registry
+from matcher.service import Service
 from matcher.settings import Settings, get_settings
+from matcher.suggest import Suggester
 
 log = logging.getLogger("c2c.api")
 
@@ -44,37 +46,16 @@ the body `{"error": {"status", "code", "message", "field"}}`.
 """
 
 
-def open_registry(settings: Settings) -> Any:
-    """Open the configured store, creating and seeding it if needed."""
-    from matcher.registry import Registry
-
-    return Registry.open(settings)
-
-
-def open_suggester(registry: Any, settings: Settings) -> Any:
-    """The Suggester over ``registry`` (it subscribes to the registry's writes)."""
-    from matcher.suggest import Suggester
-
-    return Suggester(registry, settings)
-
-
 def _start(app: FastAPI) -> None:
-    settings: Settings = app.state.settings
-    if app.state.registry is None:
-        app.state.registry = open_registry(settings)
-        app.state.owns_registry = True
-    if app.state.suggester is None:
-        app.state.suggester = open_suggester(app.state.registry, settings)
-    subscribe = getattr(app.state.registry, "subscribe", None)
-    if callable(subscribe):  # a write in this process drops rendered suggestions at once
-        app.state.unsubscribe_rendered = subscribe(lambda event, org_id: app.state.rendered.clear())
+    if app.state.service is None:
+        app.state.service = Service.open(app.state.settings)
+        app.state.owns_service = True
+    service: Service = app.state.service
+    # A write in this process drops rendered suggestions at once.
+    app.state.unsubscribe_rendered = service.registry.subscribe(lambda event, org_id: app.state.rendered.clear())
     try:
         # Load or build the index and the ranker, and load the model, now rather than on a first request.
-        warm_up = getattr(app.state.suggester, "warm_up", None)
-        if callable(warm_up):
-            warm_up()
-        else:
-            app.state.suggester.index
+        service.suggester.warm_up()
     except C2CError as exc:
         log.warning("suggestions are not ready yet: %s", exc)
     _freeze_startup_objects()
@@ -92,14 +73,24 @@ def _freeze_startup_objects() -> None:
 
 
 def _stop(app: FastAPI) -> None:
-    unsubscribe = getattr(app.state, "unsubscribe_rendered", None)
-    if callable(unsubscribe):
-        unsubscribe()
+    if app.state.unsubscribe_rendered is not None:
+        app.state.unsubscribe_rendered()
         app.state.unsubscribe_rendered = None
-    if getattr(app.state, "owns_registry", False):
-        close = getattr(app.state.registry, "close", None)
-        if callable(close):
-            close()
+    if app.state.owns_service:
+        app.state.service.close()
+        app.state.service = None
+        app.state.owns_service = False
+
+
+def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI schema, made once, with the settings' bounds of ``limit`` and ``k``."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_bounds(FastAPI.openapi(app), settings)
+        return app.openapi_schema
+
+    return openapi
 
 
 @asynccontextmanager
@@ -111,8 +102,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_stop, app)
 
 
-def create_app(settings: Settings | None = None, registry: Any = None, suggester: Any = None) -> FastAPI:
-    """Build the API app. Without ``registry``/``suggester`` they are created at start-up."""
+def create_app(
+    settings: Settings | None = None,
+    registry: Registry | None = None,
+    suggester: Suggester | None = None,
+    service: Service | None = None,
+) -> FastAPI:
+    """Build the API app over ``service``, or a service made from ``registry`` (and ``suggester``);
+    with none of them, the service is opened at start-up and closed at shutdown."""
     settings = settings or get_settings()
     app = FastAPI(
         title="C2C matcher API",
@@ -123,18 +120,18 @@ def create_app(settings: Settings | None = None, registry: Any = None, suggester
         redoc_url=None,
         responses=ERROR_RESPONSES,
     )
+    if service is None and registry is not None:
+        service = Service(settings, registry, suggester)
     app.state.settings = settings
-    app.state.registry = registry
-    app.state.suggester = suggester
-    app.state.owns_registry = False
-    app.state.events = EventStore(Path(settings.home) / "events")
+    app.state.service = service
+    app.state.owns_service = False
+    app.state.unsubscribe_rendered = None
     app.state.rendered = RenderedSuggestions()
-    if registry is not None and suggester is None:
-        app.state.suggester = open_suggester(registry, settings)
 
     install_error_handlers(app)
     for module in (health, clusters, match, cooperations, feedback, model, exports, admin, events):
-        app.include_router(module.build(settings))
+        app.include_router(module.router)
+    app.openapi = _openapi(app, settings)  # type: ignore[method-assign]
 
     # Added innermost first: the last one added is the outermost.
     app.add_middleware(Timeout, seconds=settings.api_request_timeout_s)

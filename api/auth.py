@@ -4,7 +4,7 @@ A key is sent in the ``X-API-Key`` header. Keys are created, listed and revoked 
 ``c2c keys ...`` (or the admin routes) and stored hashed by the Registry, which compares them
 in constant time. Scopes are ordered ``read < write < admin``: ``write`` is needed for registry
 writes, feedback and events, ``admin`` for retraining and key management, and ``admin``
-implies ``write``. Reads are open unless ``Settings().api_read_key_required``.
+implies ``write``. Reads are open unless the settings' ``api_read_key_required`` is set.
 
 A missing key where one is needed is a 401; a key that is unknown or revoked is a 401 on
 every route (also open reads); a valid key with too small a scope is a 403.
@@ -13,7 +13,7 @@ every route (also open reads); a valid key with too small a scope is a 403.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Annotated, Callable
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
@@ -21,10 +21,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_registry, get_settings
 from api.errors import ApiError
+from matcher.profiles import Scope
 
 HEADER = "X-API-Key"
-SCOPES: tuple[str, ...] = ("read", "write", "admin")
-_RANK = {scope: rank for rank, scope in enumerate(SCOPES)}
 
 api_key_header = APIKeyHeader(
     name=HEADER,
@@ -45,16 +44,12 @@ class Caller:
     def keyed(self) -> bool:
         return self.key_id is not None
 
-    def allows(self, scope: str) -> bool:
+    def allows(self, scope: Scope) -> bool:
         """Whether this caller's scope covers ``scope`` (admin covers write covers read)."""
-        return self.scope is not None and _RANK.get(self.scope, -1) >= _RANK[scope]
+        return self.scope is not None and Scope(self.scope).covers(scope)
 
 
 ANONYMOUS = Caller()
-
-
-def _field(record: Any, name: str) -> Any:
-    return record.get(name) if isinstance(record, dict) else getattr(record, name, None)
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -69,10 +64,9 @@ async def current_caller(request: Request, key: str | None = Security(api_key_he
         raise _unauthorized("invalid or revoked API key")
     registry = await get_registry(request)
     record = await run_in_threadpool(registry.verify_api_key, key)
-    if record is None or _field(record, "revoked") or _field(record, "revoked_at"):
+    if record is None or not record.active:
         raise _unauthorized("invalid or revoked API key")
-    scope = str(getattr(_field(record, "scope"), "value", _field(record, "scope")))
-    return Caller(key_id=str(_field(record, "id")), name=_field(record, "name"), scope=scope)
+    return Caller(key_id=record.id, name=record.name, scope=record.scope)
 
 
 async def read_access(request: Request, caller: Caller = Depends(current_caller)) -> Caller:
@@ -82,17 +76,24 @@ async def read_access(request: Request, caller: Caller = Depends(current_caller)
     return caller
 
 
-def require(scope: str) -> Callable[..., Caller]:
+def require(scope: Scope) -> Callable[..., Caller]:
     """A dependency that lets through only callers whose key covers ``scope``."""
-    if scope not in _RANK:
-        raise ValueError(f"unknown scope {scope!r}")
 
     async def dependency(caller: Caller = Depends(current_caller)) -> Caller:
         if not caller.keyed:
-            raise _unauthorized(f"an API key with scope {scope!r} is required ({HEADER} header)")
+            raise _unauthorized(f"an API key with scope {scope.value!r} is required ({HEADER} header)")
         if not caller.allows(scope):
-            raise ApiError(403, f"this API key has scope {caller.scope!r}; {scope!r} is required", "forbidden", field=HEADER)
+            raise ApiError(403, f"this API key has scope {caller.scope!r}; {scope.value!r} is required", "forbidden",
+                           field=HEADER)
         return caller
 
-    dependency.__name__ = f"require_{scope}"
+    dependency.__name__ = f"require_{scope.value}"
     return dependency
+
+
+#: The caller of a read (a key only when the server requires one for reading).
+Reader = Annotated[Caller, Depends(read_access)]
+#: A caller whose key has scope ``write`` (or ``admin``).
+Writer = Annotated[Caller, Depends(require(Scope.WRITE))]
+#: A caller whose key has scope ``admin``.
+Admin = Annotated[Caller, Depends(require(Scope.ADMIN))]

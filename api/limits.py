@@ -18,17 +18,17 @@ from typing import Any, Awaitable, Callable
 
 from api.errors import ApiError, error_response
 
-Scope = dict[str, Any]
+ASGIScope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ASGIApp = Callable[[ASGIScope, Receive, Send], Awaitable[None]]
 
 #: Paths that liveness/readiness probes hit; never rate limited.
 UNLIMITED_PATHS = frozenset({"/health", "/ready"})
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+def _header(scope: ASGIScope, name: bytes) -> bytes | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
             return value
@@ -42,7 +42,7 @@ class NulGuard:
     def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             query = scope.get("query_string", b"").lower()
             if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
@@ -66,7 +66,7 @@ class BodySizeLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -106,7 +106,7 @@ class BodySizeLimit:
                 raise
             await self._refuse(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         response = error_response(413, f"request body exceeds the limit of {self.max_bytes} bytes", "payload_too_large")
         await response(scope, receive, send)
 
@@ -154,7 +154,7 @@ class TokenBuckets:
             self._buckets.clear()
 
 
-def client_key(scope: Scope) -> str:
+def client_key(scope: ASGIScope) -> str:
     """Who a request is charged to: its API key (hashed, never kept in clear) or its client IP."""
     key = _header(scope, b"x-api-key")
     if key:
@@ -170,7 +170,7 @@ class RateLimit:
         self.app = app
         self.buckets = TokenBuckets(per_minute) if per_minute > 0 else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if self.buckets is None or scope["type"] != "http" or scope.get("path") in UNLIMITED_PATHS:
             await self.app(scope, receive, send)
             return
@@ -194,7 +194,7 @@ class Timeout:
         self.app = app
         self.seconds = seconds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.seconds <= 0:
             await self.app(scope, receive, send)
             return

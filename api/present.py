@@ -11,12 +11,6 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from api.schemas import SuggestionsPublic
-from matcher.profiles import Organisation
-
-
-def fetch(registry: Any, org_id: str) -> Organisation:
-    """The stored profile with this exact id; :class:`UnknownOrganisation` (a 404) if none."""
-    return registry.get(org_id)
 
 
 def suggestions(result: BaseModel) -> SuggestionsPublic:

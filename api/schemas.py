@@ -9,7 +9,6 @@ nested parts (facts, contact, sources) reuse the record schema of :mod:`matcher.
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -25,8 +24,10 @@ from matcher.profiles import (
     Facts,
     Organisation,
     OrgType,
+    Scope,
     Side,
     Source,
+    Verdict,
 )
 from matcher.text import slugify
 
@@ -289,15 +290,6 @@ class CooperationPage(Public):
 # --- feedback -----------------------------------------------------------------------------
 
 
-class Verdict(str, Enum):
-    """What became of a suggestion."""
-
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    MET = "met"
-    AGREEMENT_SIGNED = "agreement_signed"
-
-
 class FeedbackCreate(Request):
     """A verdict on a suggestion: ``org`` asked, ``partner`` was suggested."""
 
@@ -317,12 +309,6 @@ class FeedbackPublic(Public):
 
 
 # --- API keys -----------------------------------------------------------------------------
-
-
-class Scope(str, Enum):
-    READ = "read"
-    WRITE = "write"
-    ADMIN = "admin"
 
 
 class KeyCreate(Request):
@@ -365,7 +351,8 @@ class ModelCard(Public):
     data_version: str
     ranker_training_pairs: int | None = None
     ranker: dict[str, Any] = Field(description="the ranker's own card: features, coefficients, threshold")
-    evaluation: dict[str, Any] | None = Field(default=None, description="figures of the last evaluation results file")
+    evaluation: dict[str, Any] | None = Field(
+        default=None, description="figures of the last `c2c evaluate` run; null when none has run yet")
 
 
 # --- events -------------------------------------------------------------------------------

@@ -118,3 +118,23 @@ class UnknownApiKey(C2CError):
 
 class StoreUnavailable(C2CError):
     """The database cannot be opened, reached or migrated."""
+
+
+class UnknownEvent(C2CError):
+    """No stored event has that id; ``field`` names the offending field."""
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field
+        super().__init__(message)
+
+
+class DuplicateEvent(C2CError):
+    """An event with that id already exists."""
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field
+        super().__init__(message)
+
+
+class UnreadableEvent(C2CError):
+    """A stored event file no longer matches the event model (a fault of the server, not the caller)."""

@@ -35,14 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from matcher.profiles import Side
+from matcher.profiles import Side, Verdict
 
 # verdict -> (label, sample weight); see the module docstring.
-VERDICT_ROWS: dict[str, tuple[int, float]] = {
-    "agreement_signed": (1, 1.0),
-    "met": (1, 0.7),
-    "accepted": (1, 0.3),
-    "declined": (0, 1.0),
+VERDICT_ROWS: dict[Verdict, tuple[int, float]] = {
+    Verdict.AGREEMENT_SIGNED: (1, 1.0),
+    Verdict.MET: (1, 0.7),
+    Verdict.ACCEPTED: (1, 0.3),
+    Verdict.DECLINED: (0, 1.0),
 }
 
 
@@ -72,10 +72,6 @@ class FeedbackRows:
         return {"positives": self.positives, "negatives": self.negatives, "ignored": dict(self.ignored)}
 
 
-def _value(verdict: Any) -> str:
-    return str(getattr(verdict, "value", verdict))
-
-
 def feedback_rows(ctx: Any, feedback: Sequence[Any]) -> FeedbackRows:
     """Training rows from stored feedback (``Registry.list_feedback()``, oldest first).
 
@@ -83,11 +79,12 @@ def feedback_rows(ctx: Any, feedback: Sequence[Any]) -> FeedbackRows:
     ``suggested_id``, ``verdict`` and ``id`` (later ids are newer).
     """
     ignored = {"same_side": 0, "documented_pair": 0, "unknown_organisation": 0, "superseded": 0}
-    latest: dict[tuple[int, int], str] = {}  # pair -> newest verdict
+    latest: dict[tuple[int, int], Verdict] = {}  # pair -> newest verdict
     for item in sorted(feedback, key=lambda f: f.id):
-        verdict = _value(item.verdict)
-        if verdict not in VERDICT_ROWS:
-            raise ValueError(f"unknown verdict {verdict!r}")
+        try:
+            verdict = Verdict(item.verdict)
+        except ValueError:
+            raise ValueError(f"unknown verdict {item.verdict!r}") from None
         if item.subject_id not in ctx or item.suggested_id not in ctx:
             ignored["unknown_organisation"] += 1
             continue

@@ -76,13 +76,18 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # --- cells ------------------------------------------------------------------------------------
 
 
+def starts_like_formula(value: Any) -> bool:
+    """Whether a spreadsheet would run ``value`` as a formula (text starting with = + - @, a tab or CR)."""
+    return isinstance(value, str) and value.startswith(_FORMULA_START)
+
+
 def escape_formula(value: Any) -> Any:
     """Prefix ``'`` to text a spreadsheet would run as a formula; other values pass through.
 
     Text that already starts with quotes before such a character gets one more quote, so that
     :func:`unescape_formula` restores every value exactly.
     """
-    if isinstance(value, str) and value.lstrip("'").startswith(_FORMULA_START):
+    if isinstance(value, str) and starts_like_formula(value.lstrip("'")):
         return "'" + value
     return value
 

@@ -48,6 +48,27 @@ class CooperationType(str, Enum):
     LISTED = "listed"
 
 
+class Verdict(str, Enum):
+    """What became of a suggestion (feedback from its users)."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    MET = "met"
+    AGREEMENT_SIGNED = "agreement_signed"
+
+
+class Scope(str, Enum):
+    """What an API key may do, least first: ``admin`` covers ``write``, which covers ``read``."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+    def covers(self, other: "Scope") -> bool:
+        members = list(Scope)
+        return members.index(self) >= members.index(other)
+
+
 #: Default training weight of each cooperation type (stronger evidence weighs more).
 COOPERATION_WEIGHTS: dict[CooperationType, float] = {
     CooperationType.SIGNED_MOU: 1.0,

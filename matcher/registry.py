@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import sys
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from matcher.errors import (
     UnknownOrganisation,
     UnknownSector,
 )
-from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Side
+from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Scope, Side, Verdict
 from matcher.settings import Settings
 from matcher.store import (
     MIGRATIONS_DIR,
@@ -58,7 +57,7 @@ from matcher.store import (
     OrganisationSectorRow,
     SectorRow,
     Store,
-    content_hash,
+    record_digest,
     cooperation_from_row,
     cooperation_values,
     insert_organisations,
@@ -75,18 +74,8 @@ _DATA_VERSION = select(MetaRow.store_id, MetaRow.version).where(MetaRow.id == 1)
 Callback = Callable[[str, str], None]
 M = TypeVar("M", bound=BaseModel)
 
-_SCOPE_RE = re.compile(r"^[a-z][a-z0-9_:.-]{0,49}$")
 _KEY_PREFIX = "c2c_"
 _PG_MIGRATION_LOCK = 0x0C2C
-
-
-class Verdict(str, Enum):
-    """What became of a suggestion."""
-
-    accepted = "accepted"
-    declined = "declined"
-    met = "met"
-    agreement_signed = "agreement_signed"
 
 
 @dataclass(frozen=True)
@@ -461,7 +450,7 @@ class Registry:
             current = self._get(s, org_id)
             org = validate_model(Organisation, merge_patch(current.model_dump(mode="json"), patch))
             org = self._checked(s, org, stored_side=current.side)
-            if content_hash(org) == row.content_hash:
+            if record_digest(org) == row.content_hash:
                 return org
             replace_organisation(s, row, org, utcnow())
             self.store.bump_version(s)
@@ -587,7 +576,7 @@ class Registry:
                     if org.id not in stored:
                         new.append(org)
                         report.profiles.created.append(org.id)
-                    elif stored[org.id] != content_hash(org):
+                    elif stored[org.id] != record_digest(org):
                         replace_organisation(s, s.get(OrganisationRow, org.id), org, now)
                         report.profiles.updated.append(org.id)
                     else:
@@ -599,7 +588,7 @@ class Registry:
                     if coop.id not in stored:
                         s.add(CooperationRow(**cooperation_values(coop), created_at=now, updated_at=now))
                         report.cooperations.created.append(coop.id)
-                    elif stored[coop.id] != content_hash(coop):
+                    elif stored[coop.id] != record_digest(coop):
                         row = s.get(CooperationRow, coop.id)
                         for key, value in cooperation_values(coop).items():
                             setattr(row, key, value)
@@ -683,13 +672,12 @@ class Registry:
 
     # --- API keys -----------------------------------------------------------------------------
 
-    def create_api_key(self, name: str, scope: str) -> tuple[str, str]:
+    def create_api_key(self, name: str, scope: Scope | str) -> tuple[str, str]:
         """A new key: returns ``(key_id, secret)``. Only a SHA-256 digest of the secret is stored."""
         name = (name or "").strip()
         if not name or len(name) > 200:
             raise InvalidProfile("a key needs a name of 1 to 200 characters", "name")
-        if not _SCOPE_RE.match(scope or ""):
-            raise InvalidProfile("lowercase letters, digits and _ : . - (at most 50)", "scope")
+        scope = _enum(Scope, scope, "scope").value
         key_id = secrets.token_hex(6)
         secret = f"{_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         with self.store.write() as s:

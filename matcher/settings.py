@@ -83,7 +83,12 @@ class Settings(BaseSettings):
         return self.home
 
 
+def load_settings(**overrides: object) -> Settings:
+    """Settings read from the environment now, with ``overrides``: the one place they are built."""
+    return Settings(**overrides)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (read once)."""
-    return Settings()
+    return load_settings()

@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from matcher.profiles import Cooperation, Organisation
+from matcher.profiles import Cooperation, Organisation, Verdict
 from matcher.text import normalise
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -51,8 +51,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-VERDICTS = ("accepted", "declined", "met", "agreement_signed")
 
 #: JSON on every backend, JSONB on PostgreSQL; Python ``None`` is stored as SQL NULL.
 JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
@@ -165,7 +163,7 @@ class FeedbackRow(Base):
     )
 
     __table_args__ = (
-        CheckConstraint("verdict IN ('accepted', 'declined', 'met', 'agreement_signed')", name="verdict"),
+        CheckConstraint(f"verdict IN ({', '.join(repr(v.value) for v in Verdict)})", name="verdict"),
     )
 
 
@@ -183,7 +181,7 @@ class MetaRow(Base):
 # --- rows <-> records ---------------------------------------------------------------------------
 
 
-def content_hash(record: Organisation | Cooperation) -> str:
+def record_digest(record: Organisation | Cooperation) -> str:
     """A digest of a record's full content; equal digests mean an upsert has nothing to do."""
     text = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -206,7 +204,7 @@ def organisation_values(org: Organisation) -> dict[str, Any]:
         "contact": org.contact.model_dump(mode="json") if org.contact else None,
         "sources": [s.model_dump(mode="json") for s in org.sources],
         "search_text": normalise(" ".join(names)),
-        "content_hash": content_hash(org),
+        "content_hash": record_digest(org),
     }
 
 
@@ -295,7 +293,7 @@ def cooperation_values(coop: Cooperation) -> dict[str, Any]:
         "year": coop.year,
         "description": coop.description,
         "sources": [s.model_dump(mode="json") for s in coop.sources],
-        "content_hash": content_hash(coop),
+        "content_hash": record_digest(coop),
     }
 
 

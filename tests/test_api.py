@@ -450,9 +450,9 @@ def test_body_size_limit(store_url: str, tmp_path: Path):
 
 
 def test_rate_limit_per_client_and_per_key(store_url: str, tmp_path: Path):
-    app, registry, _, _ = make_api(store_url, tmp_path)
+    app, registry, suggester, _ = make_api(store_url, tmp_path)
     app = create_app(app.state.settings.model_copy(update={"api_rate_per_minute": 5}),
-                     registry=registry, suggester=app.state.suggester)
+                     registry=registry, suggester=suggester)
     with TestClient(app) as client:
         statuses = [client.get("/clusters").status_code for _ in range(6)]
         assert statuses == [200] * 5 + [429]
@@ -521,8 +521,8 @@ def test_cors(store_url: str, tmp_path: Path):
 
 
 def test_one_registry_and_one_suggester_per_app(api: Api):
-    app = api.client.app
-    assert app.state.registry is api.registry and app.state.suggester is api.suggester
+    service = api.client.app.state.service
+    assert service.registry is api.registry and service.suggester is api.suggester
     assert api.suggester.registry is api.registry
 
 

@@ -217,3 +217,11 @@ def test_outputs_are_all_or_nothing(tmp_path, planned, monkeypatch):
     with pytest.raises(EventError, match="not empty"):
         write_outputs(plan, other)
     assert write_outputs(plan, out) == out.resolve()
+
+
+def test_event_csv_escapes_formulas_as_the_registry_export_does():
+    # One escape for every CSV the service writes: a name that already starts with a quote
+    # before a formula character keeps its quote and gains one more, so nothing runs and the
+    # registry import would give the name back exactly.
+    text = outputs_module.csv_text([{"name": "'=cmd|' /C calc'!A0"}, {"name": "-2+3"}, {"name": "Sol"}], ["name"])
+    assert text.splitlines()[1:] == ["''=cmd|' /C calc'!A0", "'-2+3", "Sol"]

@@ -18,7 +18,8 @@ from matcher.errors import (
     UnknownSector,
 )
 from matcher.profiles import Cooperation, Organisation, Side
-from matcher.registry import Registry, Verdict, merge_patch
+from matcher.profiles import Verdict
+from matcher.registry import Registry, merge_patch
 from matcher.store import Base, CooperationRow, FeedbackRow, NameRow, OrganisationSectorRow
 
 
@@ -345,8 +346,8 @@ def test_cooperations_add_list_and_validate(filled: Registry) -> None:
 def test_feedback(filled: Registry) -> None:
     key_id, _ = filled.create_api_key("partner portal", "write")
     fb = filled.add_feedback("hegan", "aerocluster-queretaro", "agreement_signed", "Signed in Toulouse.", key_id)
-    assert fb.verdict is Verdict.agreement_signed and fb.api_key_id == key_id
-    filled.add_feedback("claut", "pole-mobilite", Verdict.met)
+    assert fb.verdict is Verdict.AGREEMENT_SIGNED and fb.api_key_id == key_id
+    filled.add_feedback("claut", "pole-mobilite", Verdict.MET)
     assert [f.subject_id for f in filled.list_feedback()] == ["hegan", "claut"]
     assert [f.id for f in filled.list_feedback("claut")] == [fb.id + 1]
     with pytest.raises(InvalidProfile) as err:

@@ -8,15 +8,14 @@ Planning calls :func:`matcher.events.plan_event` with the partner ranker's recip
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Annotated, Any, Callable, Sequence
 
 import numpy as np
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 
-from api.auth import Caller, read_access, require
-from api.deps import get_registry, get_suggester
+from api.auth import Reader, Writer
+from api.deps import EventsDep, RegistryDep, SettingsDep, SuggesterDep
 from api.errors import ApiError
-from api.event_store import EventRecord, EventStore, StoredPlan
 from api.schemas import (
     EventCreate,
     EventInfo,
@@ -33,6 +32,7 @@ from api.schemas import (
 from matcher.errors import C2CError, EventError, InvalidProfile
 from matcher.events import (
     Event,
+    PairScorer,
     Participant,
     Plan,
     PlanOptions,
@@ -40,21 +40,22 @@ from matcher.events import (
     guest_organisation,
     ics_bytes,
     plan_event,
+    schedule_rows,
     sector_scorer,
     summary,
 )
+from matcher.events.store import EventRecord, EventStore, StoredPlan
 from matcher.profiles import Organisation, Side
-from matcher.settings import Settings
+from matcher.registry import Registry
+from matcher.suggest import Suggester
 
-EVENT_ID = Path(min_length=1, max_length=80, description="event id")
-PARTICIPANT_ID = Path(min_length=1, max_length=200, description="participant id")
+EventId = Annotated[str, Path(min_length=1, max_length=80, description="event id")]
+ParticipantId = Annotated[str, Path(min_length=1, max_length=200, description="participant id")]
+
+router = APIRouter(prefix="/events", tags=["events"])
 
 
-async def get_events(request: Request) -> EventStore:
-    return request.app.state.events
-
-
-def model_scorer(suggester: Any) -> Callable[[Sequence[Organisation], Sequence[Organisation]], np.ndarray]:
+def model_scorer(suggester: Suggester) -> PairScorer:
     """EU×MX blocks from the partner ranker; same-side blocks by sector overlap."""
 
     def score(a: Sequence[Organisation], b: Sequence[Organisation]) -> np.ndarray:
@@ -65,7 +66,7 @@ def model_scorer(suggester: Any) -> Callable[[Sequence[Organisation], Sequence[O
     return score
 
 
-def _participant(item: ParticipantIn, where: str, event: Event, registry: Any) -> Participant:
+def _participant(item: ParticipantIn, where: str, event: Event, registry: Registry) -> Participant:
     if item.ref:
         try:
             org = registry.lookup(item.ref)
@@ -89,7 +90,7 @@ def _participant(item: ParticipantIn, where: str, event: Event, registry: Any) -
     return participant
 
 
-def _add(record: EventRecord, body: ParticipantsAdd, registry: Any) -> EventRecord:
+def _add(record: EventRecord, body: ParticipantsAdd, registry: Registry) -> EventRecord:
     people = [] if body.replace else list(record.participants)
     taken = {p.id for p in people}
     for i, item in enumerate(body.participants):
@@ -116,16 +117,8 @@ def _event_public(record: EventRecord, stored: StoredPlan | None) -> EventPublic
 
 
 def _schedule(plan: Plan) -> list[ScheduleRow]:
-    people = {p.id: p for p in plan.participants}
-    slots = plan.event.slots()
-    rows = []
-    for m in sorted(plan.meetings, key=lambda m: (m.slot, m.table)):
-        a, b, slot = people[m.a], people[m.b], slots[m.slot]
-        rows.append(ScheduleRow(day=slot.day, start=f"{slot.start:%H:%M}", end=f"{slot.end:%H:%M}",
-                                session=slot.session, slot=m.slot + 1, table=m.table, a_id=a.id, a_name=a.name,
-                                a_side=a.side, b_id=b.id, b_name=b.name, b_side=b.side, score=round(m.score, 4),
-                                origin=m.origin.value, kept=m.kept))
-    return rows
+    rows = sorted(schedule_rows(plan), key=lambda row: (row["slot"], row["table"]))
+    return [ScheduleRow.model_validate(row) for row in rows]
 
 
 def _planned(events: EventStore, event_id: str) -> StoredPlan:
@@ -140,99 +133,101 @@ def _member(plan: Plan, participant: str) -> None:
         raise ApiError(404, f"{participant!r} is not a participant of the plan", "not_found", field="participant")
 
 
-def build(settings: Settings) -> APIRouter:
-    router = APIRouter(prefix="/events", tags=["events"])
-    max_solve = max(1.0, 0.8 * settings.api_request_timeout_s) if settings.api_request_timeout_s > 0 else 3600.0
+@router.post("", response_model=EventPublic, status_code=status.HTTP_201_CREATED, summary="Create an event")
+def create_event(
+    body: EventCreate,
+    response: Response,
+    caller: Writer,
+    events: EventsDep,
+) -> EventPublic:
+    fields = body.model_dump(exclude={"id"})
+    event = Event.model_validate(fields)
+    record = events.create(body.id or events.new_id(event.name), event)
+    response.headers["Location"] = f"/events/{record.id}"
+    return _event_public(record, None)
 
-    @router.post("", response_model=EventPublic, status_code=status.HTTP_201_CREATED, summary="Create an event")
-    def create_event(
-        body: EventCreate,
-        response: Response,
-        caller: Caller = Depends(require("write")),
-        events: EventStore = Depends(get_events),
-    ) -> EventPublic:
-        fields = body.model_dump(exclude={"id"})
-        event = Event.model_validate(fields)
-        record = events.create(body.id or events.new_id(event.name), event)
-        response.headers["Location"] = f"/events/{record.id}"
-        return _event_public(record, None)
 
-    @router.get("/{id}", response_model=EventPublic, summary="An event and whether it is planned")
-    def get_event(
-        id: str = EVENT_ID, caller: Caller = Depends(read_access), events: EventStore = Depends(get_events)
-    ) -> EventPublic:
-        record = events.get(id)
-        return _event_public(record, events.plan(id))
+@router.get("/{id}", response_model=EventPublic, summary="An event and whether it is planned")
+def get_event(id: EventId, caller: Reader, events: EventsDep) -> EventPublic:
+    record = events.get(id)
+    return _event_public(record, events.plan(id))
 
-    @router.post("/{id}/participants", response_model=ParticipantsPublic,
-                 summary="Add participants (registered or guests) and meeting requests, all or nothing")
-    def add_participants(
-        body: ParticipantsAdd,
-        id: str = EVENT_ID,
-        caller: Caller = Depends(require("write")),
-        events: EventStore = Depends(get_events),
-        registry: Any = Depends(get_registry),
-    ) -> ParticipantsPublic:
-        record = events.update(id, lambda current: _add(current, body, registry))
-        people = [ParticipantPublic(id=p.id, name=p.name, side=p.side, country=p.organisation.country,
-                                    registered=registry.exists(p.id)) for p in record.participants]
-        return ParticipantsPublic(event=id, participants=people, requests=len(record.requests),
-                                  revision=record.revision)
 
-    @router.post("/{id}/plan", response_model=PlanPublic, summary="Plan (or re-plan) the event's meetings")
-    def plan(
-        body: PlanRequest | None = None,
-        id: str = EVENT_ID,
-        caller: Caller = Depends(require("write")),
-        events: EventStore = Depends(get_events),
-        registry: Any = Depends(get_registry),
-        suggester: Any = Depends(get_suggester),
-    ) -> PlanPublic:
-        body = body or PlanRequest()
-        if body.time_limit > max_solve:
-            raise InvalidProfile(f"at most {max_solve:g} s on this server (request time-out)", "time_limit")
-        record = events.get(id)
-        if not record.participants:
-            raise EventError(f"event {id!r} has no participants; POST /events/{id}/participants first")
-        pairs = [c.pair for c in registry.all_cooperations()] if body.exclude_existing else []
-        options = PlanOptions(seed=body.seed, time_limit=body.time_limit, same_side=body.same_side,
-                              exclude_pairs=pairs, min_score=body.min_score)
-        earlier = events.plan(id) if body.keep_previous else None
-        scorer = sector_scorer if body.scorer == "sectors" else model_scorer(suggester)
-        result = plan_event(record.event, record.participants, record.requests, scorer, options,
-                            earlier.plan if earlier else None)
-        stored = events.save_plan(id, record.revision, result)
-        return PlanPublic(event=id, revision=stored.revision, planned_at=stored.planned_at, summary=summary(result))
+@router.post("/{id}/participants", response_model=ParticipantsPublic,
+             summary="Add participants (registered or guests) and meeting requests, all or nothing")
+def add_participants(
+    body: ParticipantsAdd,
+    id: EventId,
+    caller: Writer,
+    events: EventsDep,
+    registry: RegistryDep,
+) -> ParticipantsPublic:
+    record = events.update(id, lambda current: _add(current, body, registry))
+    people = [ParticipantPublic(id=p.id, name=p.name, side=p.side, country=p.organisation.country,
+                                registered=registry.exists(p.id)) for p in record.participants]
+    return ParticipantsPublic(event=id, participants=people, requests=len(record.requests),
+                              revision=record.revision)
 
-    @router.get("/{id}/schedule", response_model=SchedulePublic, summary="Every planned meeting in time order")
-    def schedule(
-        id: str = EVENT_ID, caller: Caller = Depends(read_access), events: EventStore = Depends(get_events)
-    ) -> SchedulePublic:
-        stored = _planned(events, id)
-        record = events.get(id)
-        return SchedulePublic(event=id, revision=stored.revision, plan_current=stored.revision == record.revision,
-                              meetings=_schedule(stored.plan))
 
-    @router.get("/{id}/agenda/{participant}.ics", response_class=Response,
-                responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}},
-                summary="A participant's meetings as an iCalendar file")
-    def agenda_ics(
-        id: str = EVENT_ID, participant: str = PARTICIPANT_ID, caller: Caller = Depends(read_access),
-        events: EventStore = Depends(get_events),
-    ) -> Response:
-        stored = _planned(events, id)
-        _member(stored.plan, participant)
-        return Response(ics_bytes(stored.plan, participant), media_type="text/calendar; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{participant}.ics"'})
+@router.post("/{id}/plan", response_model=PlanPublic, summary="Plan (or re-plan) the event's meetings")
+def plan(
+    id: EventId,
+    caller: Writer,
+    events: EventsDep,
+    registry: RegistryDep,
+    suggester: SuggesterDep,
+    settings: SettingsDep,
+    body: PlanRequest | None = None,
+) -> PlanPublic:
+    body = body or PlanRequest()
+    timeout = settings.api_request_timeout_s
+    max_solve = max(1.0, 0.8 * timeout) if timeout > 0 else 3600.0
+    if body.time_limit > max_solve:
+        raise InvalidProfile(f"at most {max_solve:g} s on this server (request time-out)", "time_limit")
+    record = events.get(id)
+    if not record.participants:
+        raise EventError(f"event {id!r} has no participants; POST /events/{id}/participants first")
+    pairs = [c.pair for c in registry.all_cooperations()] if body.exclude_existing else []
+    options = PlanOptions(seed=body.seed, time_limit=body.time_limit, same_side=body.same_side,
+                          exclude_pairs=pairs, min_score=body.min_score)
+    earlier = events.plan(id) if body.keep_previous else None
+    scorer = sector_scorer if body.scorer == "sectors" else model_scorer(suggester)
+    result = plan_event(record.event, record.participants, record.requests, scorer, options,
+                        earlier.plan if earlier else None)
+    stored = events.save_plan(id, record.revision, result)
+    return PlanPublic(event=id, revision=stored.revision, planned_at=stored.planned_at, summary=summary(result))
 
-    @router.get("/{id}/agenda/{participant}", response_model=list[dict[str, Any]],
-                summary="A participant's meetings in time order")
-    def agenda(
-        id: str = EVENT_ID, participant: str = PARTICIPANT_ID, caller: Caller = Depends(read_access),
-        events: EventStore = Depends(get_events),
-    ) -> list[dict[str, Any]]:
-        stored = _planned(events, id)
-        _member(stored.plan, participant)
-        return agenda_rows(stored.plan, participant)
 
-    return router
+@router.get("/{id}/schedule", response_model=SchedulePublic, summary="Every planned meeting in time order")
+def schedule(
+    id: EventId, caller: Reader, events: EventsDep
+) -> SchedulePublic:
+    stored = _planned(events, id)
+    record = events.get(id)
+    return SchedulePublic(event=id, revision=stored.revision, plan_current=stored.revision == record.revision,
+                          meetings=_schedule(stored.plan))
+
+
+@router.get("/{id}/agenda/{participant}.ics", response_class=Response,
+            responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}},
+            summary="A participant's meetings as an iCalendar file")
+def agenda_ics(
+    id: EventId, participant: ParticipantId, caller: Reader,
+    events: EventsDep,
+) -> Response:
+    stored = _planned(events, id)
+    _member(stored.plan, participant)
+    return Response(ics_bytes(stored.plan, participant), media_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{participant}.ics"'})
+
+
+@router.get("/{id}/agenda/{participant}", response_model=list[dict[str, Any]],
+            summary="A participant's meetings in time order")
+def agenda(
+    id: EventId, participant: ParticipantId, caller: Reader,
+    events: EventsDep,
+) -> list[dict[str, Any]]:
+    stored = _planned(events, id)
+    _member(stored.plan, participant)
+    return agenda_rows(stored.plan, participant)
+

@@ -10,12 +10,11 @@ import datetime as dt
 from enum import Enum
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
-from api.auth import Caller, read_access
-from api.deps import get_registry
+from api.auth import Reader
+from api.deps import RegistryDep
 from matcher import io as fileio
-from matcher.settings import Settings
 
 
 class ExportFormat(str, Enum):
@@ -38,30 +37,21 @@ def _attachment(data: bytes, name: str, fmt: ExportFormat) -> Response:
     )
 
 
-def build(settings: Settings) -> APIRouter:
-    router = APIRouter(prefix="/export", tags=["export"])
+router = APIRouter(prefix="/export", tags=["export"])
 
-    @router.get("/clusters", response_class=Response, responses=FILE_RESPONSES,
-                summary="Every profile as CSV or JSON (contacts only for callers with a key)")
-    def export_clusters(
-        format: ExportFormat = ExportFormat.csv,
-        caller: Caller = Depends(read_access),
-        registry: Any = Depends(get_registry),
-    ) -> Response:
-        orgs = registry.all_organisations()
-        if not caller.keyed:
-            orgs = [o.model_copy(update={"contact": None}) for o in orgs]
-        data = fileio.export_bytes(fileio.Kind.profiles, format.value, orgs, [])
-        return _attachment(data, "clusters", format)
 
-    @router.get("/cooperations", response_class=Response, responses=FILE_RESPONSES,
-                summary="Every documented cooperation as CSV or JSON")
-    def export_cooperations(
-        format: ExportFormat = ExportFormat.csv,
-        caller: Caller = Depends(read_access),
-        registry: Any = Depends(get_registry),
-    ) -> Response:
-        data = registry.export(fileio.Kind.cooperations, format.value)
-        return _attachment(data, "cooperations", format)
+@router.get("/clusters", response_class=Response, responses=FILE_RESPONSES,
+            summary="Every profile as CSV or JSON (contacts only for callers with a key)")
+def export_clusters(caller: Reader, registry: RegistryDep, format: ExportFormat = ExportFormat.csv) -> Response:
+    orgs = registry.all_organisations()
+    if not caller.keyed:
+        orgs = [o.model_copy(update={"contact": None}) for o in orgs]
+    data = fileio.export_bytes(fileio.Kind.profiles, format.value, orgs, [])
+    return _attachment(data, "clusters", format)
 
-    return router
+
+@router.get("/cooperations", response_class=Response, responses=FILE_RESPONSES,
+            summary="Every documented cooperation as CSV or JSON")
+def export_cooperations(caller: Reader, registry: RegistryDep, format: ExportFormat = ExportFormat.csv) -> Response:
+    data = registry.export(fileio.Kind.cooperations, format.value)
+    return _attachment(data, "cooperations", format)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from api.auth import Caller, read_access
-from api.deps import get_suggester
+from api.auth import Reader
+from api.deps import SuggesterDep
+from api.params import TopK
 from api.present import suggestions_response
 from api.schemas import COUNTRY, MatchRequest, SuggestionsPublic, validated
 from matcher.errors import UnknownSector
 from matcher.profiles import Organisation, OrgType, Side
-from matcher.settings import Settings
 from matcher.taxonomy import load_taxonomy
 
 #: Id given to the transient profile of a match request; never stored.
@@ -37,22 +37,20 @@ def transient_profile(body: MatchRequest) -> Organisation:
     })
 
 
-def build(settings: Settings) -> APIRouter:
-    router = APIRouter(tags=["suggestions"])
+router = APIRouter(tags=["suggestions"])
 
-    @router.post("/match", response_model=SuggestionsPublic, summary="Suggestions for a profile that is not stored")
-    def match(
-        body: MatchRequest,
-        k: int = Query(default=min(10, settings.api_max_k), ge=1, le=settings.api_max_k),
-        sector: str | None = Query(default=None, min_length=1, max_length=100),
-        country: str | None = Query(default=None, pattern=COUNTRY),
-        type: OrgType | None = None,
-        diversify: bool = False,
-        caller: Caller = Depends(read_access),
-        suggester: Any = Depends(get_suggester),
-    ) -> Response:
-        org = transient_profile(body)
-        result = suggester.suggest_for_profile(org, k=k, sector=sector, country=country, type=type, diversify=diversify)
-        return suggestions_response(result)
 
-    return router
+@router.post("/match", response_model=SuggestionsPublic, summary="Suggestions for a profile that is not stored")
+def match(
+    body: MatchRequest,
+    k: TopK,
+    caller: Reader,
+    suggester: SuggesterDep,
+    sector: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    country: Annotated[str | None, Query(pattern=COUNTRY)] = None,
+    type: OrgType | None = None,
+    diversify: bool = False,
+) -> Response:
+    org = transient_profile(body)
+    result = suggester.suggest_for_profile(org, k=k, sector=sector, country=country, type=type, diversify=diversify)
+    return suggestions_response(result)

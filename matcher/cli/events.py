@@ -12,7 +12,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 from pydantic import ValidationError
@@ -20,6 +20,9 @@ from rich.console import Console
 
 from matcher.cli.app import app
 from matcher.errors import EventError
+from matcher.events import (PlanOptions, load_participants, load_requests, make_event, plan_event, read_plan,
+                            sector_scorer, summary, summary_text, write_outputs)
+from matcher.service import Service
 
 event_app = typer.Typer(help="Plan B2B meeting events.", no_args_is_help=True)
 app.add_typer(event_app, name="event")
@@ -35,26 +38,23 @@ class PlanFormat(str, Enum):
     json = "json"
 
 
-def default_scorer():
-    """The suggestion layer's reciprocal pair scores (``Suggester.score_pairs``)."""
-    from matcher.registry import Registry
-    from matcher.suggest import Suggester
+class _LazyService:
+    """The service, opened on first need: a sector-scored plan of guests needs no registry."""
 
-    return Suggester(Registry.open()).score_pairs
+    def __init__(self) -> None:
+        self._service: Service | None = None
 
+    def __call__(self) -> Service:
+        if self._service is None:
+            self._service = Service.open()
+        return self._service
 
-def _scorer(mode: ScorerMode, console: Console) -> Callable:
-    from matcher.events import sector_scorer
+    def __enter__(self) -> "_LazyService":
+        return self
 
-    if mode is ScorerMode.sectors:
-        return sector_scorer
-    try:
-        return default_scorer()
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("matcher.suggest", "matcher.registry"):
-            raise
-        console.print("[yellow]the partner ranker is not available yet; scoring by sector overlap[/yellow]")
-        return sector_scorer
+    def __exit__(self, *exc: object) -> None:
+        if self._service is not None:
+            self._service.close()
 
 
 def _days(text: str) -> list[dt.date]:
@@ -78,16 +78,6 @@ def _breaks(after: str | None, minutes: int) -> list[dict]:
         return [{"after_slot": int(a), "minutes": minutes} for a in after.split(",") if a.strip()]
     except ValueError:
         raise EventError(f"--break-after: {after!r} is not a slot number or a comma-separated list of them") from None
-
-
-def _existing_pairs() -> list[tuple[str, str]]:
-    try:
-        from matcher.registry import Registry
-    except ModuleNotFoundError:
-        from matcher.dataset import load_dataset
-
-        return [c.pair for c in load_dataset().cooperations]
-    return [c.pair for c in Registry.open().all_cooperations()]
 
 
 @event_app.command("plan")
@@ -116,23 +106,20 @@ def plan_command(
     fmt: PlanFormat = typer.Option(PlanFormat.table, "--format", help="Summary as text (table) or JSON."),
 ) -> None:
     """Plan the meetings of an event and write the schedule, agendas and summary to --out."""
-    from matcher.events import (PlanOptions, load_participants, load_requests, make_event, plan_event, read_plan,
-                                summary, summary_text, write_outputs)
-
     console = Console(stderr=True)
     event = make_event(name=name, days=_days(days), start=_clock(start), slots_per_day=slots,
                        meeting_minutes=slot_minutes, breaks=_breaks(break_after, break_minutes), tables=tables,
                        max_meetings=max_meetings, min_meetings=min_meetings, timezone=timezone, venue=venue)
-    with console.status("reading participants") as status:
-        people = load_participants(participants_file, event)
+    with _LazyService() as service, console.status("reading participants") as status:
+        people = load_participants(participants_file, event, lookup=lambda ref: service().registry.lookup(ref))
         requests = load_requests(requests_file) if requests_file else []
         earlier = read_plan(previous) if previous else None
+        pairs = [c.pair for c in service().registry.all_cooperations()] if exclude_existing else []
         try:
-            options = PlanOptions(seed=seed, time_limit=time_limit, same_side=same_side,
-                                  exclude_pairs=_existing_pairs() if exclude_existing else [])
+            options = PlanOptions(seed=seed, time_limit=time_limit, same_side=same_side, exclude_pairs=pairs)
         except ValidationError as exc:
             raise EventError(f"--{exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}".replace("_", "-")) from None
-        score = _scorer(scorer, console)
+        score = sector_scorer if scorer is ScorerMode.sectors else service().suggester.score_pairs
         plan = plan_event(event, people, requests, score, options, earlier,
                           progress=lambda stage: status.update(f"planning: {stage}"))
         status.update("writing files")

@@ -1,8 +1,9 @@
 """Registry commands: ``init``, ``profiles list``, ``show``, ``import``, ``export`` and
 ``cooperations list``.
 
-Every command opens the registry named by the settings (``C2C_DATABASE_URL`` or the SQLite
-file under ``C2C_HOME``) and initialises it on first use, so a fresh machine needs no setup.
+Every command opens one :class:`matcher.service.Service` on the store named by the settings
+(``C2C_DATABASE_URL`` or the SQLite file under ``C2C_HOME``), which initialises it on first
+use, so a fresh machine needs no setup.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from matcher.cli.app import app
 from matcher.cli.output import Format, render
 from matcher.io import FileFormat, Kind
 from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Side
-from matcher.registry import Registry
-from matcher.settings import Settings
+from matcher.service import Service
 
 profiles_app = typer.Typer(help="Organisation profiles.", no_args_is_help=True)
 cooperations_app = typer.Typer(help="Documented EU-Mexico cooperations.", no_args_is_help=True)
@@ -48,12 +48,6 @@ class ImportKind(str, Enum):
     cooperations = "cooperations"
 
 
-def open_registry(init: bool = True) -> Registry:
-    """The registry of the current settings, initialised (migrated, seeded) when ``init``."""
-    settings = Settings()
-    return Registry.open(settings, init=init)
-
-
 def _summary(org: Organisation) -> dict[str, Any]:
     return {
         "id": org.id,
@@ -72,7 +66,8 @@ def init_command(
     seed: bool = typer.Option(True, "--seed/--no-seed", help="Load the shipped dataset into an empty store."),
 ) -> None:
     """Create or migrate the store and load the shipped dataset into it if it is empty."""
-    with open_registry(init=False) as registry:
+    with Service.open(init=False) as service:
+        registry = service.registry
         seeded = registry.init(seed=seed)
         typer.echo(
             f"registry ready at {registry.url}: {registry.count_organisations()} organisations, "
@@ -91,8 +86,8 @@ def profiles_list(
     fmt: Format = typer.Option(Format.table, "--format", case_sensitive=False),
 ) -> None:
     """List organisation profiles, optionally filtered."""
-    with open_registry() as registry:
-        orgs = registry.list_organisations(side=side, country=country, sector=sector, type=type, q=query, limit=limit)
+    with Service.open() as service:
+        orgs = service.registry.list_organisations(side=side, country=country, sector=sector, type=type, q=query, limit=limit)
     if fmt is Format.json:
         render([o.model_dump(mode="json") for o in orgs], fmt)
     else:
@@ -137,7 +132,8 @@ def show(
     fmt: ShowFormat = typer.Option(ShowFormat.table, "--format", case_sensitive=False),
 ) -> None:
     """Show one organisation in full, with its sources and cooperations."""
-    with open_registry() as registry:
+    with Service.open() as service:
+        registry = service.registry
         org = registry.lookup(ref)
         coops = registry.list_cooperations(org_id=org.id)
         others = {o: registry.get(o).name for c in coops for o in c.pair}
@@ -156,8 +152,8 @@ def import_command(
     fmt: ImportFormat = typer.Option(ImportFormat.auto, "--format", help="File format (default: from the extension)."),
 ) -> None:
     """Import profiles or cooperations; the whole file is rejected if any row is bad."""
-    with open_registry() as registry:
-        report = registry.import_file(file, kind=kind.value if kind else None, fmt=fmt.value)
+    with Service.open() as service:
+        report = service.registry.import_file(file, kind=kind.value if kind else None, fmt=fmt.value)
     typer.echo(report.summary())
 
 
@@ -170,8 +166,8 @@ def export_command(
     """Export profiles or cooperations as CSV, JSON or XLSX."""
     if out is None and fmt is FileFormat.xlsx and sys.stdout.isatty():
         raise typer.BadParameter("XLSX is binary; give --out FILE", param_hint="--out")
-    with open_registry() as registry:
-        data = registry.export(kind, fmt, out)
+    with Service.open() as service:
+        data = service.registry.export(kind, fmt, out)
     if out is None:
         stream = getattr(sys.stdout, "buffer", None)
         if stream is not None:
@@ -191,7 +187,8 @@ def cooperations_list(
     fmt: Format = typer.Option(Format.table, "--format", case_sensitive=False),
 ) -> None:
     """List documented cooperations."""
-    with open_registry() as registry:
+    with Service.open() as service:
+        registry = service.registry
         org_id = registry.lookup(org).id if org else None
         coops = registry.list_cooperations(org_id=org_id, type=type)
         names = {o.id: o.name for o in registry.all_organisations()} if fmt is not Format.json else {}

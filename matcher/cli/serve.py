@@ -8,30 +8,18 @@ import typer
 
 from matcher.cli.app import app
 from matcher.cli.output import Format, render
+from matcher.profiles import Scope
+from matcher.service import Service
 
 keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed; secrets are shown once).",
                        no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
-SCOPES = ("read", "write", "admin")
-
-
-def _registry():
-    """The configured registry, created and seeded on first use."""
-    from matcher.registry import Registry
-    from matcher.settings import Settings
-
-    return Registry.open(Settings())
-
 
 def _prepare_index() -> None:
     """Build or check the vector index and ranker once (run in a child process before the workers)."""
-    from api.app import open_suggester
-    from matcher.settings import Settings
-
-    settings = Settings()
-    with _registry() as registry:
-        open_suggester(registry, settings).index
+    with Service.open() as service:
+        service.suggester.index
 
 
 def _key_row(key: Any) -> dict[str, Any]:
@@ -62,7 +50,7 @@ def serve(
 
     if reload and workers > 1:
         raise typer.BadParameter("--reload runs a single worker; drop --workers", param_hint="--reload")
-    _registry().close()  # creates, migrates and seeds the store before any worker starts
+    Service.open().close()  # creates, migrates and seeds the store before any worker starts
     if workers > 1:
         # Build the index once, in a child process, so that the workers only load it (and do not
         # race to build it); the model it loads is freed when the child exits.
@@ -94,10 +82,10 @@ def keys_create(
     """Create an API key and print its secret (shown only this once; only a hash is stored)."""
     from api.routes.admin import create_key
 
-    if scope not in SCOPES:
-        raise typer.BadParameter(f"must be one of {', '.join(SCOPES)}", param_hint="--scope")
-    with _registry() as registry:
-        record, secret = create_key(registry, scope, name)
+    if scope not in {s.value for s in Scope}:
+        raise typer.BadParameter(f"must be one of {', '.join(s.value for s in Scope)}", param_hint="--scope")
+    with Service.open() as service:
+        record, secret = create_key(service.registry, scope, name)
     typer.echo(f"created key {record.id} ({record.name!r}, scope {record.scope}); its secret, shown only once:",
                err=True)
     typer.echo(secret)
@@ -106,14 +94,14 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv")) -> None:
     """List API keys (never their secrets)."""
-    with _registry() as registry:
-        rows = [_key_row(k) for k in registry.list_api_keys()]
+    with Service.open() as service:
+        rows = [_key_row(k) for k in service.registry.list_api_keys()]
     render(rows, fmt, ["id", "name", "scope", "created_at", "revoked_at"], title="API keys")
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str = typer.Argument(..., metavar="ID", help="Id shown by `c2c keys list`.")) -> None:
     """Revoke an API key; requests using it are refused from now on."""
-    with _registry() as registry:
-        registry.revoke_api_key(key_id)
+    with Service.open() as service:
+        service.registry.revoke_api_key(key_id)
     typer.echo(f"revoked key {key_id}")

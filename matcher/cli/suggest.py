@@ -17,7 +17,9 @@ from matcher.cli.app import app
 from matcher.cli.output import Format, render
 from matcher.errors import InvalidProfile
 from matcher.profiles import Organisation, OrgType, Side
-from matcher.settings import Settings
+from matcher.scorecard import save_evaluation
+from matcher.service import Service
+from matcher.settings import load_settings
 from matcher.text import slugify
 
 SUGGEST_COLUMNS = ["rank", "name", "country", "score", "why"]
@@ -33,13 +35,8 @@ class EvaluateFormat(str, Enum):
     json = "json"
 
 
-def _open(**overrides):
-    from matcher.registry import Registry
-    from matcher.suggest import Suggester
-
-    settings = Settings(**overrides)
-    registry = Registry.open(settings)
-    return registry, Suggester(registry, settings, progress=True)
+def _open(**overrides: object) -> Service:
+    return Service.open(load_settings(**overrides), index_progress=True)
 
 
 def _profile_from_text(text: str, side: Optional[str], sectors: list[str], name: Optional[str]) -> Organisation:
@@ -84,14 +81,14 @@ def suggest_command(
     """Suggest partners on the other side, best first, each with a short explanation."""
     if (ref is None) == (text is None):
         raise InvalidProfile("give either NAME_OR_ID or --text", "NAME_OR_ID")
-    registry, suggester = _open()
-    with registry:
+    with _open() as service:
         if text is not None:
             profile = _profile_from_text(text, side, sector or [], name)
-            result = suggester.suggest_for_profile(profile, k=k, country=country, type=type, diversify=diversify)
+            result = service.suggester.suggest_for_profile(profile, k=k, country=country, type=type,
+                                                           diversify=diversify)
         else:
-            result = suggester.suggest(ref, k=k, sector=sector, country=country, type=type,
-                                       exclude_existing=exclude_existing, diversify=diversify)
+            result = service.suggester.suggest(ref, k=k, sector=sector, country=country, type=type,
+                                               exclude_existing=exclude_existing, diversify=diversify)
     if fmt is SuggestFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
@@ -112,9 +109,9 @@ def train_command(
              "(default: the C2C_TRAIN_WITH_FEEDBACK setting, on unless changed)."),
 ) -> None:
     """Refit the ranker on the registry's documented cooperations (and feedback) and save it."""
-    registry, suggester = _open(**({} if feedback is None else {"train_with_feedback": feedback}))
-    with registry:
-        summary = suggester.train()
+    with _open(**({} if feedback is None else {"train_with_feedback": feedback})) as service:
+        summary = service.suggester.train()
+        ranker_dir = service.settings.ranker_dir
     typer.echo(f"trained on {summary['training_pairs']} documented pairs and {summary['negatives']} sampled "
                f"non-pairs (data version {summary['data_version']})")
     used = summary.get("feedback")
@@ -127,7 +124,7 @@ def train_command(
                       if skipped else ""))
     coefs = sorted(summary["coefficients"].items(), key=lambda kv: -abs(kv[1]))
     typer.echo("strongest features: " + ", ".join(f"{n} {c:+.2f}" for n, c in coefs[:5]))
-    typer.echo(f"saved to {suggester.settings.ranker_dir}")
+    typer.echo(f"saved to {ranker_dir}")
 
 
 @app.command("evaluate")
@@ -138,15 +135,16 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Seed of negatives, tie-breaking and bootstrap."),
 ) -> None:
     """Score suggestions against the documented cooperations (leave-one-pair-out and newcomer)."""
+    # Imported here, like the Suggester in matcher.service: every command module is imported
+    # at start-up, and the ranking stack takes seconds that registry commands need not pay.
     from matcher.embeddings import get_encoder, profile_text
     from matcher.evaluation import evaluate
-    from matcher.registry import Registry
 
-    settings = Settings()
-    with Registry.open(settings) as registry:
-        orgs = registry.all_organisations()
-        coops = registry.all_cooperations()
-        taxonomy = registry.taxonomy
+    with Service.open() as service:
+        settings = service.settings
+        orgs = service.registry.all_organisations()
+        coops = service.registry.all_cooperations()
+        taxonomy = service.registry.taxonomy
     if not coops:
         raise InvalidProfile("the registry has no documented cooperations to evaluate against", "cooperations")
     encoder = get_encoder(settings)
@@ -154,6 +152,7 @@ def evaluate_command(
     vectors = encoder.encode(texts, show_progress_bar=True)
     result = evaluate(orgs, coops, vectors, taxonomy=taxonomy, texts=texts, resamples=bootstrap, seed=seed,
                       progress=True, encoder_name=encoder.name)
+    save_evaluation(result.to_json(), settings)  # the model card reports the last evaluation
     if out is not None:
         for path in result.write(out):
             typer.echo(f"wrote {path}", err=True)

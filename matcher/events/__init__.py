@@ -30,18 +30,18 @@ from matcher.events.model import (
     Slot,
     make_event,
 )
-from matcher.events.outputs import agenda_html, agenda_rows, ics_bytes, read_plan, write_outputs
+from matcher.events.outputs import agenda_html, agenda_rows, ics_bytes, read_plan, schedule_rows, write_outputs
 from matcher.events.participants import guest_organisation, load_participants, load_requests
 from matcher.events.planner import plan_event
 from matcher.events.report import score_histogram, summary, summary_text
-from matcher.events.scoring import Scorer, random_scorer, score_matrix, sector_scorer
+from matcher.events.scoring import PairScorer, random_scorer, score_matrix, sector_scorer
 from matcher.events.synthetic import synthetic_organisations, synthetic_wishes
 from matcher.events.verify import verify_plan
 
 __all__ = [
-    "Break", "Event", "Issue", "Meeting", "MeetingRequest", "Origin", "Participant", "Plan", "PlanOptions",
-    "PlanParticipant", "PlanStats", "RequestStatus", "Scorer", "Session", "Slot", "agenda_html", "agenda_rows",
+    "Break", "Event", "Issue", "Meeting", "MeetingRequest", "Origin", "PairScorer", "Participant", "Plan", "PlanOptions",
+    "PlanParticipant", "PlanStats", "RequestStatus", "Session", "Slot", "agenda_html", "agenda_rows",
     "greedy_plan", "guest_organisation", "ics_bytes", "load_participants", "load_requests", "make_event",
-    "plan_event", "random_scorer", "read_plan", "score_histogram", "score_matrix", "sector_scorer", "summary",
+    "plan_event", "random_scorer", "read_plan", "schedule_rows", "score_histogram", "score_matrix", "sector_scorer", "summary",
     "summary_text", "synthetic_organisations", "synthetic_wishes", "verify_plan", "write_outputs",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 from matcher.events.model import Event, MeetingRequest, Origin, Participant, Plan, PlanOptions, RequestStatus
 from matcher.events.planner import assemble
 from matcher.events.problem import build_problem
-from matcher.events.scoring import Scorer
+from matcher.events.scoring import PairScorer
 from matcher.events.solve import relaxation
 
 
@@ -23,7 +23,7 @@ def greedy_plan(
     event: Event,
     participants: Sequence[Participant],
     requests: Sequence[MeetingRequest],
-    scores: np.ndarray | Scorer,
+    scores: np.ndarray | PairScorer,
     options: PlanOptions | None = None,
 ) -> Plan:
     """Plan greedily in request order (see the module doc); same rules as :func:`plan_event`."""

@@ -30,23 +30,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from matcher.errors import EventError
 from matcher.events.model import Meeting, Plan, PlanParticipant
 from matcher.events.report import summary
+from matcher.io import escape_formula, starts_like_formula
 from matcher.text import slugify
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SCHEDULE_COLUMNS = ["day", "start", "end", "session", "slot", "table", "a_id", "a_name", "a_side", "b_id",
                     "b_name", "b_side", "score", "origin", "kept"]
 AGENDA_COLUMNS = ["day", "start", "end", "table", "counterpart", "counterpart_id", "counterpart_side",
                   "counterpart_country", "counterpart_type", "score", "origin"]
 
 
-def escape_formula(value: Any) -> Any:
-    """Prefix text that starts like a formula with ``'`` so spreadsheets show it as text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _schedule_rows(plan: Plan) -> list[dict[str, Any]]:
+def schedule_rows(plan: Plan) -> list[dict[str, Any]]:
+    """Every meeting of the plan as a row of the schedule (plain values, in the plan's order)."""
     people = {p.id: p for p in plan.participants}
     slots = plan.event.slots()
     rows = []
@@ -97,7 +91,7 @@ def _sheet(book: Any, title: str, rows: list[dict[str, Any]], columns: list[str]
         for c, column in enumerate(columns, start=1):
             value = row.get(column, "")
             cell = sheet.cell(row=r, column=c, value=value if not isinstance(value, (list, dict)) else str(value))
-            if isinstance(value, str) and value.startswith(_FORMULA_START):
+            if starts_like_formula(value):
                 cell.data_type = "s"
                 cell.quotePrefix = True
     sheet.freeze_panes = "A2"
@@ -109,7 +103,7 @@ def write_xlsx(plan: Plan, path: Path) -> None:
 
     book = Workbook()
     book.remove(book.active)
-    _sheet(book, "Schedule", _schedule_rows(plan), SCHEDULE_COLUMNS)
+    _sheet(book, "Schedule", schedule_rows(plan), SCHEDULE_COLUMNS)
     people = [p.model_dump(mode="json") for p in plan.participants]
     _sheet(book, "Participants", people, list(PlanParticipant.model_fields))
     issues = [{"kind": i.kind, "participants": "; ".join(i.participants), "message": i.message} for i in plan.issues]
@@ -183,7 +177,7 @@ def write_outputs(plan: Plan, out: str | Path, now: dt.datetime | None = None) -
     try:
         (tmp / "summary.json").write_text(json.dumps(summary(plan), ensure_ascii=False, indent=2), encoding="utf-8")
         (tmp / "plan.json").write_text(plan.model_dump_json(indent=1), encoding="utf-8")
-        (tmp / "schedule.csv").write_text(csv_text(_schedule_rows(plan), SCHEDULE_COLUMNS), encoding="utf-8")
+        (tmp / "schedule.csv").write_text(csv_text(schedule_rows(plan), SCHEDULE_COLUMNS), encoding="utf-8")
         write_xlsx(plan, tmp / "schedule.xlsx")
         agendas = tmp / "agendas"
         agendas.mkdir()

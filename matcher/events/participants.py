@@ -3,8 +3,8 @@
 Participants file, one row per participant (header names are case-blind):
 
 ``ref``
-    registry id, name, alias or acronym of a registered organisation (resolved through
-    ``Registry.lookup``); its profile comes from the registry and the profile columns below are
+    registry id, name, alias or acronym of a registered organisation (resolved through the
+    ``lookup`` the caller passes, ``Registry.lookup``); its profile comes from the registry and the profile columns below are
     ignored. A row with a ``name`` but neither ``side`` nor ``sectors`` is looked up the same way.
 ``name``, ``side`` (EU/MX), ``sectors``, ``description``, ``country``, ``type``, ``acronym``
     a guest that is not in the registry. Sectors are taxonomy ids, names or synonyms in
@@ -146,12 +146,6 @@ def _int(row: dict[str, str], field: str, where: str) -> int | None:
     return value
 
 
-def _registry_lookup() -> Lookup:
-    from matcher.registry import Registry
-
-    return Registry.open().lookup
-
-
 def guest_organisation(row: dict[str, str], where: str, taxonomy: Taxonomy | None = None) -> Organisation:
     """An :class:`Organisation` for a guest that is not in the registry (id = slug of its name)."""
     taxonomy = taxonomy or load_taxonomy()
@@ -191,8 +185,9 @@ def load_participants(
 ) -> list[Participant]:
     """Participants from a CSV/XLSX file (see the module doc for the columns).
 
-    ``lookup`` resolves registry references (default: ``Registry.open().lookup``, opened only
-    when a row needs it). With ``event``, availability cells are checked against its sessions.
+    ``lookup`` resolves registry references (``Registry.lookup`` of the caller's service; it is
+    called only when a row needs it, and without it such a row is an error). With ``event``,
+    availability cells are checked against its sessions.
     """
     name_of = Path(path).name
     out: list[Participant] = []
@@ -202,11 +197,8 @@ def load_participants(
         ref = row.get("ref") or (row.get("name") if not (row.get("side") or row.get("sectors")) else None)
         if ref:
             if lookup is None:
-                try:
-                    lookup = _registry_lookup()
-                except ImportError:
-                    raise EventError(f"{where}, field 'ref': {ref!r} needs the registry, which is not available; "
-                                     "give name, side and sectors instead") from None
+                raise EventError(f"{where}, field 'ref': {ref!r} needs the registry, which is not available; "
+                                 "give name, side and sectors instead")
             try:
                 org = lookup(ref)
             except C2CError as exc:

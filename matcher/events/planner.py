@@ -25,7 +25,7 @@ from matcher.events.model import (
     PlanStats,
 )
 from matcher.events.problem import Problem, build_problem
-from matcher.events.scoring import Scorer
+from matcher.events.scoring import PairScorer
 from matcher.events.solve import choose, fill, objective, place, relaxation
 from matcher.profiles import Side
 
@@ -36,7 +36,7 @@ def plan_event(
     event: Event,
     participants: Sequence[Participant],
     requests: Sequence[MeetingRequest],
-    scores: np.ndarray | Scorer,
+    scores: np.ndarray | PairScorer,
     options: PlanOptions | None = None,
     previous_plan: Plan | None = None,
     *,

@@ -25,7 +25,7 @@ from matcher.events.model import (
     PlanOptions,
     RequestStatus,
 )
-from matcher.events.scoring import Scorer, score_matrix
+from matcher.events.scoring import PairScorer, score_matrix
 from matcher.text import normalise
 
 
@@ -110,7 +110,7 @@ def build_problem(
     event: Event,
     participants: Sequence[Participant],
     requests: Sequence[MeetingRequest],
-    scores: np.ndarray | Scorer,
+    scores: np.ndarray | PairScorer,
     options: PlanOptions,
     previous_plan: Plan | None = None,
 ) -> Problem:

@@ -19,7 +19,7 @@ from matcher.errors import EventError, InvalidProfile
 from matcher.profiles import Organisation, Side
 from matcher.taxonomy import Taxonomy, load_taxonomy
 
-Scorer = Callable[[list[Organisation], list[Organisation]], np.ndarray]
+PairScorer = Callable[[list[Organisation], list[Organisation]], np.ndarray]
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
@@ -44,7 +44,7 @@ def sector_scorer(eu: list[Organisation], mx: list[Organisation], taxonomy: Taxo
     return out
 
 
-def random_scorer(seed: int = 0) -> Scorer:
+def random_scorer(seed: int = 0) -> PairScorer:
     """Seeded scores that depend only on the two ids (for load tests)."""
 
     def score(eu: list[Organisation], mx: list[Organisation]) -> np.ndarray:
@@ -61,7 +61,7 @@ def random_scorer(seed: int = 0) -> Scorer:
 
 def score_matrix(
     organisations: Sequence[Organisation],
-    scores: np.ndarray | Scorer,
+    scores: np.ndarray | PairScorer,
     *,
     same_side: bool = False,
 ) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Where the API keeps B2B events between requests: one JSON folder per event.
+"""Where the service keeps B2B events between requests: one JSON folder per event.
 
 ``<home>/events/<id>/event.json`` holds the event, its participants and meeting requests;
 ``plan.json`` the latest plan. Files are replaced atomically (write to a temporary name, then
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.errors import ApiError
-from matcher.events import Event, MeetingRequest, Participant, Plan
+from matcher.errors import DuplicateEvent, UnknownEvent, UnreadableEvent
+from matcher.events.model import Event, MeetingRequest, Participant, Plan
 from matcher.io import write_text_atomic
 from matcher.text import slugify
 
@@ -50,8 +50,8 @@ class StoredPlan(BaseModel):
     plan: Plan
 
 
-def _not_found(event_id: str) -> ApiError:
-    return ApiError(404, f"no event has id {event_id!r}", "not_found", field="id")
+def _not_found(event_id: str) -> UnknownEvent:
+    return UnknownEvent(f"no event has id {event_id!r}", "id")
 
 
 class EventStore:
@@ -78,13 +78,13 @@ class EventStore:
         return f"{slugify(name)[:60].strip('-') or 'event'}-{secrets.token_hex(3)}"
 
     def create(self, event_id: str, event: Event) -> EventRecord:
-        """Store a new event; 409 if the id is taken."""
+        """Store a new event; :class:`DuplicateEvent` if the id is taken."""
         self.root.mkdir(parents=True, exist_ok=True)
         folder = self.root / event_id
         try:
             folder.mkdir()
         except FileExistsError:
-            raise ApiError(409, f"an event with id {event_id!r} already exists", "duplicate", field="id") from None
+            raise DuplicateEvent(f"an event with id {event_id!r} already exists", "id") from None
         now = dt.datetime.now(dt.timezone.utc)
         record = EventRecord(id=event_id, event=event, created_at=now, updated_at=now)
         with self._locked(folder):
@@ -98,7 +98,7 @@ class EventStore:
         except FileNotFoundError:
             raise _not_found(event_id) from None
         except ValidationError:
-            raise ApiError(500, f"the stored event {event_id!r} is unreadable", "internal_error") from None
+            raise UnreadableEvent(f"the stored event {event_id!r} is unreadable") from None
 
     def update(self, event_id: str, change: Callable[[EventRecord], EventRecord]) -> EventRecord:
         """Apply ``change`` to the stored record under the event's lock; bumps the revision."""
