@@ -28,7 +28,7 @@ from api.present import RenderedSuggestions
 from api.routes import admin, clusters, cooperations, events, exports, feedback, health, match, model
 from api.schemas import ERROR_RESPONSES
 from matcher import __version__
-from matcher.errors import C2CError
+from matcher.errors import USER_ERRORS
 from matcher.registry import Registry
 from matcher.service import Service
 from matcher.settings import Settings, get_settings
@@ -56,7 +56,7 @@ def _start(app: FastAPI) -> None:
     try:
         # Load or build the index and the ranker, and load the model, now rather than on a first request.
         service.suggester.warm_up()
-    except C2CError as exc:
+    except USER_ERRORS as exc:
         log.warning("suggestions are not ready yet: %s", exc)
     _freeze_startup_objects()
 

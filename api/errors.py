@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import index as vector_index
 from matcher import errors as domain
 
 log = logging.getLogger("c2c.api")
@@ -38,8 +39,11 @@ STATUS_CODES: dict[int, str] = {
     504: "timeout",
 }
 
+#: The errors the core reports to users: its domain errors and the vector index's own.
+UserError = domain.C2CError | vector_index.VectorIndexError
+
 #: Domain exception -> (HTTP status, code); the first matching class wins, so subclasses first.
-DOMAIN_ERRORS: list[tuple[type[domain.C2CError], int, str]] = [
+DOMAIN_ERRORS: list[tuple[type[domain.C2CError] | type[vector_index.VectorIndexError], int, str]] = [
     (domain.ImportRejected, 422, "import_rejected"),
     (domain.UnknownSector, 422, "unknown_sector"),
     (domain.InvalidProfile, 422, "invalid"),
@@ -49,7 +53,9 @@ DOMAIN_ERRORS: list[tuple[type[domain.C2CError], int, str]] = [
     (domain.EventError, 422, "invalid_event"),
     (domain.NotTrained, 409, "not_trained"),
     (domain.ModelNotFound, 503, "model_unavailable"),
-    (domain.IndexUnavailable, 503, "index_unavailable"),
+    (vector_index.IndexUnavailable, 503, "index_unavailable"),
+    (vector_index.DuplicateItem, 409, "duplicate"),
+    (vector_index.UnknownItem, 404, "not_found"),
     (domain.StoreUnavailable, 503, "store_unavailable"),
     (domain.UnknownEvent, 404, "not_found"),
     (domain.DuplicateEvent, 409, "duplicate"),
@@ -93,7 +99,7 @@ def error_response(
     return JSONResponse(error_body(status, code, message, field), status_code=status, headers=headers)
 
 
-def classify(exc: domain.C2CError) -> tuple[int, str]:
+def classify(exc: UserError) -> tuple[int, str]:
     """HTTP status and code of a domain exception.
 
     Classes added later to :mod:`matcher.errors` whose name starts with ``Unknown`` are "not
@@ -109,7 +115,7 @@ def classify(exc: domain.C2CError) -> tuple[int, str]:
     return 400, "bad_request"
 
 
-def _domain_field(exc: domain.C2CError) -> str | None:
+def _domain_field(exc: UserError) -> str | None:
     field = getattr(exc, "field", None)
     if field is None and isinstance(exc, domain.ImportRejected) and exc.errors:
         field = exc.errors[0].field
@@ -123,7 +129,7 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str | None:
     return ".".join(parts) or None
 
 
-async def _on_domain_error(request: Request, exc: domain.C2CError) -> JSONResponse:
+async def _on_domain_error(request: Request, exc: UserError) -> JSONResponse:
     status, code = classify(exc)
     return error_response(status, str(exc), code, _domain_field(exc))
 
@@ -157,7 +163,8 @@ async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that render every error in the shared shape."""
-    app.add_exception_handler(domain.C2CError, _on_domain_error)  # type: ignore[arg-type]
+    for user_error in domain.USER_ERRORS:
+        app.add_exception_handler(user_error, _on_domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_crash)

@@ -1,20 +1,22 @@
-"""Vector index of organisation profiles: FAISS search with filters, persistence, sync."""
+"""Vector index of items (id, unit vector, filter metadata): FAISS search with filters and
+persistence. It knows nothing of organisations; :mod:`matcher.indexing` keeps it in step with
+the registry."""
 
-from index.filters import ItemMeta, SearchFilters
+from index.errors import DuplicateItem, IndexUnavailable, UnknownItem, VectorIndexError
+from index.filters import ItemMeta, SearchFilters, SectorTree
 from index.manifest import FORMAT_VERSION, Manifest
-from index.sync import RegistrySync, encode_texts, ensure_index, remove_profile, upsert_profile
 from index.vector_index import HNSWParams, VectorIndex
 
 __all__ = [
     "FORMAT_VERSION",
+    "DuplicateItem",
     "HNSWParams",
+    "IndexUnavailable",
     "ItemMeta",
     "Manifest",
-    "RegistrySync",
     "SearchFilters",
+    "SectorTree",
+    "UnknownItem",
     "VectorIndex",
-    "encode_texts",
-    "ensure_index",
-    "remove_profile",
-    "upsert_profile",
+    "VectorIndexError",
 ]

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import InitVar, dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from matcher.profiles import Organisation
-    from matcher.taxonomy import Taxonomy
+
+class SectorTree(Protocol):
+    """What sector filters need of a taxonomy: names to ids, and the ids below one."""
+
+    def resolve(self, term: str) -> str: ...
+
+    def descendants(self, sector_id: str) -> set[str]: ...
 
 
 def _text(value: Any) -> str:
@@ -33,11 +37,6 @@ class ItemMeta:
                 value = _text(value)
                 object.__setattr__(self, name, value.upper() if name in ("side", "country") else value)
         object.__setattr__(self, "sectors", tuple(dict.fromkeys(_text(s) for s in self.sectors)))
-
-    @classmethod
-    def from_organisation(cls, org: "Organisation") -> "ItemMeta":
-        return cls(side=org.side.value, country=org.country, region=org.region,
-                   type=org.type.value, sectors=tuple(org.sectors))
 
     def to_dict(self) -> dict[str, Any]:
         return {"side": self.side, "country": self.country, "region": self.region,
@@ -74,9 +73,9 @@ class SearchFilters:
     sector: Any = None
     type: Any = None
     exclude_ids: Iterable[str] = field(default_factory=frozenset)
-    taxonomy: InitVar["Taxonomy | None"] = None
+    taxonomy: InitVar[SectorTree | None] = None
 
-    def __post_init__(self, taxonomy: "Taxonomy | None") -> None:
+    def __post_init__(self, taxonomy: SectorTree | None) -> None:
         object.__setattr__(self, "side", _value_set(self.side, upper=True))
         object.__setattr__(self, "country", _value_set(self.country, upper=True))
         object.__setattr__(self, "region", _value_set(self.region))

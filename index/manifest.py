@@ -21,22 +21,18 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from matcher.errors import IndexUnavailable
+import faiss
+import numpy
+
+from index.errors import unavailable
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 KINDS = ("exact", "hnsw")
-
-
-def unavailable(folder: Path | str, reason: str) -> IndexUnavailable:
-    """An :class:`IndexUnavailable` naming the folder, with ``.reason`` and ``.path`` set."""
-    exc = IndexUnavailable(f"vector index at {folder} is unavailable: {reason}")
-    exc.reason = reason  # type: ignore[attr-defined]
-    exc.path = str(folder)  # type: ignore[attr-defined]
-    return exc
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -48,13 +44,9 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose formats the folder depends on."""
-    import faiss
-    import numpy
-
-    import matcher
-
-    return {"faiss": faiss.__version__, "numpy": numpy.__version__, "c2c_matcher": matcher.__version__}
+    """Versions of the libraries whose formats the folder depends on (and of the distribution
+    that ships this package)."""
+    return {"faiss": faiss.__version__, "numpy": numpy.__version__, "c2c_matcher": version("c2c-matcher")}
 
 
 @dataclass

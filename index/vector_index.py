@@ -27,8 +27,8 @@ import numpy as np
 
 from index.columns import Columns
 from index.filters import ItemMeta, SearchFilters
-from index.manifest import Manifest, read_manifest, recover_folder, unavailable, write_folder
-from matcher.errors import DuplicateOrganisation, UnknownOrganisation
+from index.errors import DuplicateItem, UnknownItem, unavailable
+from index.manifest import Manifest, read_manifest, recover_folder, write_folder
 
 log = logging.getLogger("c2c.index")
 
@@ -151,7 +151,7 @@ class VectorIndex:
         try:
             return self._pos[item_id]
         except KeyError:
-            raise UnknownOrganisation(item_id) from None
+            raise UnknownItem(item_id) from None
 
     def vector(self, item_id: str) -> np.ndarray:
         with self._lock:
@@ -189,7 +189,7 @@ class VectorIndex:
     # ----------------------------------------------------------------- mutation
     def add(self, item_id: str, vector: np.ndarray, meta: ItemMeta | None = None,
             content_hash: str | None = None) -> None:
-        """Add one item; raises :class:`DuplicateOrganisation` if the id is already in."""
+        """Add one item; raises :class:`DuplicateItem` if the id is already in."""
         self.add_many([item_id], vector, [meta], [content_hash])
 
     def add_many(self, ids: Sequence[str], vectors: np.ndarray, metadata: Sequence[ItemMeta | None] | None = None,
@@ -208,7 +208,7 @@ class VectorIndex:
             seen: set[str] = set()
             for item_id in ids:
                 if item_id in self._pos or item_id in seen:
-                    raise DuplicateOrganisation(f"{item_id!r} is already in the vector index")
+                    raise DuplicateItem(f"{item_id!r} is already in the vector index")
                 seen.add(item_id)
             self._append_rows(ids, matrix, metas, hashes, progress)
             self._maybe_restructure()
@@ -245,7 +245,7 @@ class VectorIndex:
 
     def update(self, item_id: str, vector: np.ndarray | None = None, meta: ItemMeta | None = None,
                content_hash: str | None = None) -> None:
-        """Change an item's vector and/or metadata; raises :class:`UnknownOrganisation` if absent."""
+        """Change an item's vector and/or metadata; raises :class:`UnknownItem` if absent."""
         with self._lock:
             row = self._row(item_id)
             if vector is not None:
@@ -276,7 +276,7 @@ class VectorIndex:
                 self.add(item_id, vector, meta, content_hash)
 
     def remove(self, item_id: str) -> None:
-        """Remove an item; raises :class:`UnknownOrganisation` if absent."""
+        """Remove an item; raises :class:`UnknownItem` if absent."""
         with self._lock:
             self._kill(self._row(item_id))
             self._maybe_restructure()
@@ -449,7 +449,7 @@ class VectorIndex:
     def load(cls, folder: str | Path) -> "VectorIndex":
         """Read an index folder written by :meth:`save`, verifying every checksum.
 
-        Raises :class:`~matcher.errors.IndexUnavailable` (with ``.reason``) when the folder is
+        Raises :class:`~index.errors.IndexUnavailable` (with ``.reason``) when the folder is
         missing, incomplete, corrupt or inconsistent.
         """
         folder = Path(folder)

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from index.errors import VectorIndexError
+
 
 class C2CError(Exception):
     """Base class of every error the service reports to a user."""
+
+
+#: What the edges report to a user (one line in the CLI, a 4xx or 503 in the API): the domain's
+#: errors and the vector index's own (:mod:`index.errors`).
+USER_ERRORS: tuple[type[Exception], ...] = (C2CError, VectorIndexError)
 
 
 class UnknownOrganisation(C2CError):
@@ -75,10 +82,6 @@ class ImportRejected(C2CError):
 
 class ModelNotFound(C2CError):
     """The sentence-transformers model folder is missing or unreadable."""
-
-
-class IndexUnavailable(C2CError):
-    """The vector index is missing, corrupt or inconsistent with the store."""
 
 
 class NotTrained(C2CError):

@@ -210,7 +210,7 @@ class Suggester:
             self._unsubscribe = None
 
     def _open_index(self, orgs: list[Organisation], version: str) -> None:
-        from index import RegistrySync, ensure_index
+        from matcher.indexing import RegistrySync, ensure_index
 
         self._index = ensure_index(self.settings.index_dir, orgs, self.encoder, self.taxonomy, version,
                                    hnsw_threshold=self.settings.hnsw_threshold, progress=self.progress)
@@ -229,7 +229,7 @@ class Suggester:
 
     def _reconcile_index(self, orgs: list[Organisation]) -> None:
         """Bring the in-memory index in line with profiles written by another process."""
-        from index import remove_profile, upsert_profile
+        from matcher.indexing import remove_profile, upsert_profile
 
         wanted = {o.id for o in orgs}
         for org_id in [i for i in self._index.ids if i not in wanted]:

@@ -8,7 +8,7 @@ Planning calls :func:`matcher.events.plan_event` with the partner ranker's recip
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Sequence
+from typing import Annotated, Any, Sequence
 
 import numpy as np
 from fastapi import APIRouter, Path, Response, status

@@ -1,6 +1,6 @@
 """The ``c2c`` command line: a thin layer over the :mod:`matcher` functions.
 
-User errors (:class:`matcher.errors.C2CError`) print one line and exit with code 1; nothing
+User errors (:data:`matcher.errors.USER_ERRORS`) print one line and exit with code 1; nothing
 here computes a score.
 """
 
@@ -11,7 +11,7 @@ import sys
 import typer
 
 from matcher.cli.app import app
-from matcher.errors import C2CError
+from matcher.errors import USER_ERRORS
 
 # Command modules register themselves on ``app`` when imported.
 from matcher.cli import registry as _registry  # noqa: F401,E402
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``c2c`` console script."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except C2CError as exc:
+    except USER_ERRORS as exc:
         typer.secho(f"error: {str(exc).splitlines()[0] if not hasattr(exc, 'errors') else exc}", err=True, fg="red")
         sys.exit(1)
     except (typer.Exit, SystemExit) as exc:

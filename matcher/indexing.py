@@ -1,4 +1,6 @@
-"""Keeping a saved vector index in step with the registry's profiles.
+"""The registry's side of the vector index: profiles in, index items out, kept in step.
+
+:mod:`index` knows vectors, ids and filter metadata only; this module knows organisations.
 
 :func:`ensure_index` is called at start-up: it loads the saved index and checks it against
 the current profiles (model, dimension, ids, content hashes, filter metadata). A missing,
@@ -15,16 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from index.filters import ItemMeta
-from index.vector_index import HNSWParams, VectorIndex
+from index import HNSWParams, IndexUnavailable, ItemMeta, VectorIndex
 from matcher.embeddings import Encoder, content_hash, profile_text
-from matcher.errors import DuplicateOrganisation, IndexUnavailable
+from matcher.errors import DuplicateOrganisation
 from matcher.profiles import Organisation
+from matcher.settings import get_settings
 from matcher.taxonomy import Taxonomy
 
 _ENCODE_CHUNK = 256
 _PROGRESS_CHUNK = 32
+
+
+def item_meta(org: Organisation) -> ItemMeta:
+    """What the index's filters look at for one organisation."""
+    return ItemMeta(side=org.side.value, country=org.country, region=org.region,
+                    type=org.type.value, sectors=tuple(org.sectors))
 
 
 def encode_texts(encoder: Encoder, texts: Sequence[str], progress: bool = False) -> np.ndarray:
@@ -35,8 +44,6 @@ def encode_texts(encoder: Encoder, texts: Sequence[str], progress: bool = False)
     parts = []
     bar = None
     if progress and len(texts) > chunk:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(texts), desc="encoding profiles", unit="profile")
     for start in range(0, len(texts), chunk):
         part = list(texts[start:start + chunk])
@@ -66,7 +73,7 @@ class ProfileSet:
         texts = {p.id: profile_text(p, taxonomy) for p in profiles}
         return cls(ids=ids, texts=texts,
                    hashes={i: content_hash(t, encoder.name) for i, t in texts.items()},
-                   metas={p.id: ItemMeta.from_organisation(p) for p in profiles})
+                   metas={p.id: item_meta(p) for p in profiles})
 
 
 @dataclass
@@ -114,8 +121,6 @@ def ensure_index(index_dir: str | Path, profiles: Sequence[Organisation], encode
     logger = logger or logging.getLogger("c2c.index")
     folder = Path(index_dir)
     if hnsw_threshold is None:
-        from matcher.settings import get_settings
-
         hnsw_threshold = get_settings().hnsw_threshold
     wanted = ProfileSet.of(profiles, encoder, taxonomy)
     loaded, reason = _load(folder)
@@ -152,7 +157,7 @@ def _load(folder: Path) -> tuple[VectorIndex | None, str]:
     except IndexUnavailable as exc:
         if not folder.exists():
             return None, "no saved index"
-        return None, f"saved index unusable: {getattr(exc, 'reason', exc)}"
+        return None, f"saved index unusable: {exc.reason}"
 
 
 def _structure_reason(index: VectorIndex, count: int, params: HNSWParams | None) -> str | None:
@@ -212,7 +217,7 @@ def upsert_profile(index: VectorIndex, org: Organisation, encoder: Encoder, taxo
     """Add or refresh one profile; encodes only if its text changed. True when it encoded."""
     text = profile_text(org, taxonomy)
     digest = content_hash(text, encoder.name)
-    meta = ItemMeta.from_organisation(org)
+    meta = item_meta(org)
     if org.id in index and index.content_hash(org.id) == digest:
         index.update(org.id, meta=meta)
         return False
