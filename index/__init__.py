@@ -5,11 +5,15 @@ the registry."""
 from index.errors import DuplicateItem, IndexUnavailable, UnknownItem, VectorIndexError
 from index.filters import ItemMeta, SearchFilters, SectorTree
 from index.manifest import FORMAT_VERSION, Manifest
-from index.vector_index import HNSWParams, VectorIndex
+from index.backends import Backend, ExactBackend, HNSWBackend, HNSWParams
+from index.vector_index import VectorIndex
 
 __all__ = [
     "FORMAT_VERSION",
+    "Backend",
     "DuplicateItem",
+    "ExactBackend",
+    "HNSWBackend",
     "HNSWParams",
     "IndexUnavailable",
     "ItemMeta",

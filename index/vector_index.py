@@ -1,10 +1,10 @@
-"""Nearest-neighbour search over organisation vectors, with metadata filters.
+"""Nearest-neighbour search over item vectors, with metadata filters.
 
-:class:`VectorIndex` keeps unit vectors in a FAISS index and answers inner-product (cosine)
-queries. Small collections use exact search (``IndexFlatIP``); above ``hnsw_threshold`` items
-(or when forced) it uses an HNSW graph (``IndexHNSWFlat``, inner-product metric). FAISS labels
-are row numbers; string ids map to rows. Removing an item marks its row dead (HNSW graphs
-cannot delete); rows are compacted when many are dead.
+:class:`VectorIndex` keeps unit vectors in a FAISS structure and answers inner-product
+(cosine) queries. Small collections use exact search; above ``hnsw_threshold`` items (or when
+forced) an HNSW graph (:mod:`index.backends`). FAISS labels are row numbers; string ids map to
+rows. Removing an item marks its row dead (HNSW graphs cannot delete); rows are compacted when
+many are dead.
 
 Filters (:class:`~index.filters.SearchFilters`) become a row mask. Exact search passes the
 mask to FAISS as an ID selector, so all rows are scored and k results come back whenever k
@@ -18,13 +18,14 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
+from tqdm import tqdm
 
+from index.backends import BACKENDS, Backend, HNSWParams
 from index.columns import Columns
 from index.filters import ItemMeta, SearchFilters
 from index.errors import DuplicateItem, UnknownItem, unavailable
@@ -32,28 +33,10 @@ from index.manifest import Manifest, read_manifest, recover_folder, write_folder
 
 log = logging.getLogger("c2c.index")
 
-KIND_CHOICES = ("auto", "exact", "hnsw")
-#: A filtered HNSW query scores the passing rows exactly when there are at most this many and
-#: ``passing**2 <= EXACT_COST_RATIO * efSearch * rows`` (exact cost grows with the passing rows,
-#: the graph's cost with how rare they are); otherwise it searches the graph with a selector.
-EXACT_FALLBACK_ROWS = 50_000
-EXACT_COST_RATIO = 40
+KIND_CHOICES = ("auto", *BACKENDS)
 #: Compact (rebuild) once dead rows exceed this share of all rows (and at least 64 rows).
 DEAD_SHARE_LIMIT = 0.25
 _ADD_CHUNK = 20_000
-
-
-@dataclass(frozen=True)
-class HNSWParams:
-    """HNSW graph parameters: ``m`` links per node, build and search beam widths."""
-
-    m: int = 16
-    ef_construction: int = 64
-    ef_search: int = 128
-
-    def __post_init__(self) -> None:
-        if min(self.m, self.ef_construction, self.ef_search) < 1:
-            raise ValueError("HNSW parameters must be positive integers")
 
 
 def _as_matrix(vectors: Any, dim: int) -> np.ndarray:
@@ -83,9 +66,8 @@ class VectorIndex:
         self.params = params or HNSWParams()
         self.data_version = data_version
         self.manifest: Manifest | None = None
-        self.kind = "hnsw" if kind == "hnsw" else "exact"
         self._lock = threading.RLock()
-        self._reset(self.kind)
+        self._reset("hnsw" if kind == "hnsw" else "exact")
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -103,32 +85,18 @@ class VectorIndex:
         index.add_many(ids, matrix, metadata, content_hashes, progress=progress)
         return index
 
-    def _reset(self, kind: str) -> None:
-        self.kind = kind
-        self._faiss = self._new_faiss(kind)
+    def _reset(self, kind: str, backend: Backend | None = None) -> None:
+        self._backend = backend or BACKENDS[kind](self.dim, self.params)
         self._ids: list[str | None] = []
         self._pos: dict[str, int] = {}
         self._hashes: list[str | None] = []
         self._cols = Columns()
         self._dead = 0
 
-    def _new_faiss(self, kind: str) -> faiss.Index:
-        if kind == "exact":
-            return faiss.IndexFlatIP(self.dim)
-        graph = faiss.IndexHNSWFlat(self.dim, self.params.m, faiss.METRIC_INNER_PRODUCT)
-        graph.hnsw.efConstruction = self.params.ef_construction
-        graph.hnsw.efSearch = self.params.ef_search
-        return graph
-
-    def _flat(self) -> faiss.IndexFlat:
-        return self._faiss if self.kind == "exact" else faiss.downcast_index(self._faiss.storage)
-
-    def _storage(self) -> np.ndarray:
-        """Zero-copy (rows, dim) view of the stored vectors; valid until the next add."""
-        n = self._faiss.ntotal
-        if n == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return faiss.rev_swig_ptr(self._flat().get_xb(), n * self.dim).reshape(n, self.dim)
+    @property
+    def kind(self) -> str:
+        """``exact`` or ``hnsw``: the structure the vectors are searched in now."""
+        return self._backend.kind
 
     # ----------------------------------------------------------------- inspection
     def __len__(self) -> int:
@@ -155,14 +123,14 @@ class VectorIndex:
 
     def vector(self, item_id: str) -> np.ndarray:
         with self._lock:
-            return self._storage()[self._row(item_id)].copy()
+            return self._backend.storage()[self._row(item_id)].copy()
 
     def vectors(self, item_ids: Sequence[str] | None = None) -> np.ndarray:
         """Stored vectors of ``item_ids`` (default: every live id, in :attr:`ids` order)."""
         with self._lock:
             ids = self.ids if item_ids is None else list(item_ids)
             rows = np.array([self._row(i) for i in ids], dtype=np.int64)
-            return self._storage()[rows].copy() if len(rows) else np.zeros((0, self.dim), np.float32)
+            return self._backend.storage()[rows].copy() if len(rows) else np.zeros((0, self.dim), np.float32)
 
     def meta(self, item_id: str) -> ItemMeta:
         with self._lock:
@@ -179,12 +147,7 @@ class VectorIndex:
     def memory_bytes(self) -> int:
         """Approximate bytes held by the FAISS index (vectors plus graph links)."""
         with self._lock:
-            n = self._faiss.ntotal
-            total = n * self.dim * 4
-            if self.kind == "hnsw":
-                hnsw = self._faiss.hnsw
-                total += hnsw.neighbors.size() * 4 + hnsw.offsets.size() * 8 + hnsw.levels.size() * 4
-            return total
+            return self._backend.memory_bytes()
 
     # ----------------------------------------------------------------- mutation
     def add(self, item_id: str, vector: np.ndarray, meta: ItemMeta | None = None,
@@ -220,10 +183,7 @@ class VectorIndex:
         growth briefly holds the old and the new buffer: up to twice the vectors' memory.
         """
         with self._lock:
-            flat = self._flat()
-            _reserve(flat.codes, rows * flat.code_size)
-            if self.kind == "hnsw":
-                _reserve(self._faiss.hnsw.neighbors, rows * (2 * self.params.m + 2))
+            self._backend.reserve(rows)
             self._cols.reserve(rows)
 
     def _append_rows(self, ids: list[str], matrix: np.ndarray, metas: list[ItemMeta | None],
@@ -232,11 +192,9 @@ class VectorIndex:
             self.reserve(len(self._ids) + len(ids))
         starts = range(0, len(ids), _ADD_CHUNK)
         if progress and len(ids) > _ADD_CHUNK:
-            from tqdm import tqdm
-
             starts = tqdm(starts, desc=f"building {self.kind} index", unit="chunk")
         for start in starts:
-            self._faiss.add(matrix[start:start + _ADD_CHUNK])
+            self._backend.add(matrix[start:start + _ADD_CHUNK])
         first = len(self._ids)
         self._ids.extend(ids)
         self._hashes.extend(hashes)
@@ -252,8 +210,8 @@ class VectorIndex:
                 matrix = _as_matrix(vector, self.dim)
                 new_hash = content_hash if content_hash is not None else self._hashes[row]
                 new_meta = meta if meta is not None else self._cols.get(row)
-                if self.kind == "exact":
-                    self._storage()[row] = matrix[0]
+                if self._backend.overwrites_in_place:
+                    self._backend.storage()[row] = matrix[0]
                     self._cols.set(row, new_meta)
                     self._hashes[row] = new_hash
                 else:
@@ -312,13 +270,13 @@ class VectorIndex:
         """Rebuild the FAISS index from live rows only (optionally switching kind)."""
         with self._lock:
             live = np.flatnonzero(self._cols.alive[: self._cols.rows])
-            matrix = self._storage()[live].copy()
+            matrix = self._backend.storage()[live].copy()
             ids = [self._ids[r] for r in live]
             hashes = [self._hashes[r] for r in live]
             columns = self._cols.select(live)
             self._reset(kind or self.kind)
             if len(ids):
-                self._faiss.add(matrix)
+                self._backend.add(matrix)
             self._ids = list(ids)
             self._hashes = hashes
             self._pos = {item_id: row for row, item_id in enumerate(ids)}
@@ -327,8 +285,7 @@ class VectorIndex:
     def set_ef_search(self, ef_search: int) -> None:
         """Change the HNSW search beam width (no effect on exact search)."""
         self.params = replace(self.params, ef_search=int(ef_search))
-        if self.kind == "hnsw":
-            self._faiss.hnsw.efSearch = int(ef_search)
+        self._backend.set_ef_search(int(ef_search))
 
     # ----------------------------------------------------------------- search
     def search(self, vector: np.ndarray, k: int = 10, filters: SearchFilters | None = None) -> list[tuple[str, float]]:
@@ -349,7 +306,7 @@ class VectorIndex:
         queries = _as_matrix(vectors, self.dim)
         with self._lock:
             if (filters is None or filters.is_empty) and self._dead == 0 and 0 < k <= self.count:
-                scores, labels = self._faiss.search(queries, int(k), params=self._search_params(None, k))
+                scores, labels = self._backend.search_all(queries, int(k))
                 if (labels >= 0).all():
                     return [[(self._ids[r], float(s)) for r, s in zip(lr, ls)] for lr, ls in zip(labels, scores)]
             return [self.search(q, k, filters) for q in queries]
@@ -369,53 +326,7 @@ class VectorIndex:
             allowed = int(mask.sum())
             if allowed == 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        k = min(k, allowed)
-        if self.kind == "exact" or mask is not None and self._prefer_exact(allowed):
-            return self._exact(query, k, mask)
-        bitmap = np.packbits(mask, bitorder="little") if mask is not None else None
-        ef = self.params.ef_search
-        while ef < 4096:
-            scores, labels = self._faiss.search(query, k, params=self._search_params(bitmap, max(ef, k)))
-            found = labels[0] >= 0
-            if found.sum() >= k:
-                return labels[0][found], scores[0][found]
-            ef *= 4
-        return self._exact(query, k, mask)
-
-    def _search_params(self, bitmap: np.ndarray | None, ef: int) -> faiss.SearchParameters:
-        selector = None
-        if bitmap is not None:
-            selector = faiss.IDSelectorBitmap(len(self._ids), faiss.swig_ptr(bitmap))
-        if self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=max(ef, self.params.ef_search))
-        else:
-            params = faiss.SearchParameters()
-        if selector is not None:
-            params.sel = selector
-            params._keep = (selector, bitmap)
-        return params
-
-    def _prefer_exact(self, allowed: int) -> bool:
-        ef = self.params.ef_search
-        return allowed <= EXACT_FALLBACK_ROWS and allowed * allowed <= EXACT_COST_RATIO * ef * len(self._ids)
-
-    def _exact(self, query: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Score every stored row (only rows set in ``mask`` when given) and keep the top k.
-
-        Masked rows are scored in place by FAISS (no gather copy); ties go to the lower row.
-        """
-        flat = self._flat()
-        if mask is None:
-            scores, labels = flat.search(query, k)
-            found = labels[0] >= 0
-            return labels[0][found], scores[0][found]
-        rows = np.flatnonzero(mask).astype(np.int64)
-        scores = np.empty(len(rows), dtype=np.float32)
-        faiss.fvec_inner_products_by_idx(faiss.swig_ptr(scores), faiss.swig_ptr(query), flat.get_xb(),
-                                         faiss.swig_ptr(rows), self.dim, 1, len(rows))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-        order = np.lexsort((rows[top], -scores[top]))
-        return rows[top][order], scores[top][order]
+        return self._backend.search(query, min(k, allowed), mask, allowed)
 
     # ----------------------------------------------------------------- persistence
     def _manifest(self) -> Manifest:
@@ -434,12 +345,7 @@ class VectorIndex:
                 items = [{"id": self._ids[r], **self._cols.get(int(r)).to_dict(), "content_hash": self._hashes[r]}
                          for r in live]
                 (tmp / "metadata.json").write_text(json.dumps({"items": items}, ensure_ascii=False), encoding="utf-8")
-                if self.kind == "exact":
-                    _save_npy(tmp / "ids.npy", np.array([self._ids[r] for r in live], dtype=np.str_))
-                    _save_npy(tmp / "vectors.npy", np.ascontiguousarray(self._storage()[live]))
-                else:
-                    _save_npy(tmp / "ids.npy", np.array([i or "" for i in self._ids], dtype=np.str_))
-                    faiss.write_index(self._faiss, str(tmp / "index.faiss"))
+                self._backend.save(tmp, self._ids, live)
 
             manifest = self._manifest()
             write_folder(Path(folder), write_files, manifest)
@@ -478,21 +384,7 @@ class VectorIndex:
         live_ids = [i for i in row_ids if i is not None]
         if len(live_ids) != manifest.count or set(live_ids) != set(items) or len(set(live_ids)) != len(live_ids):
             raise ValueError("ids, metadata and manifest count disagree")
-        if manifest.kind == "exact":
-            matrix = np.load(folder / "vectors.npy", allow_pickle=False)
-            if matrix.dtype != np.float32 or matrix.shape != (len(row_ids), manifest.dim):
-                raise ValueError(f"vectors.npy has shape {matrix.shape} and dtype {matrix.dtype}")
-            index._reset("exact")
-            index._faiss.add(np.ascontiguousarray(matrix))
-        else:
-            graph = faiss.read_index(str(folder / "index.faiss"))
-            if not isinstance(graph, faiss.IndexHNSWFlat) or graph.metric_type != faiss.METRIC_INNER_PRODUCT:
-                raise ValueError("index.faiss is not an inner-product HNSW index")
-            if graph.d != manifest.dim or graph.ntotal != len(row_ids):
-                raise ValueError("index.faiss dimension or size disagrees with the manifest")
-            index._reset("hnsw")
-            index._faiss = graph
-            graph.hnsw.efSearch = hnsw.ef_search
+        index._reset(manifest.kind, BACKENDS[manifest.kind].load(folder, manifest.dim, hnsw, len(row_ids)))
         metas = [ItemMeta.from_dict(items[i]) if i is not None else None for i in row_ids]
         index._ids = row_ids
         index._hashes = [items[i].get("content_hash") if i is not None else None for i in row_ids]
@@ -505,19 +397,6 @@ class VectorIndex:
         return index
 
 
-def _reserve(buffer: Any, size: int) -> None:
-    """Grow a FAISS vector's capacity to ``size`` elements without changing its length."""
-    current = buffer.size()
-    if size > current:
-        buffer.resize(size)
-        buffer.resize(current)
-
-
 def _required_files(manifest: Manifest) -> list[str]:
-    data = ["vectors.npy"] if manifest.kind == "exact" else ["index.faiss"]
-    return ["ids.npy", "metadata.json", *data]
+    return ["ids.npy", "metadata.json", *BACKENDS[manifest.kind].files]
 
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as fh:
-        np.save(fh, array, allow_pickle=False)

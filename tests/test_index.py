@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import index.manifest as manifest_mod
-import index.vector_index as vector_index_mod
+import index.backends as backends
 from index import DuplicateItem, HNSWParams, IndexUnavailable, ItemMeta, SearchFilters, UnknownItem, VectorIndex
 from index_fixtures import clustered_vectors
 from matcher.taxonomy import load_taxonomy
@@ -99,7 +99,7 @@ FILTER_CASES = [
 @pytest.mark.parametrize("kind", ["exact", "hnsw"])
 @pytest.mark.parametrize("case", range(len(FILTER_CASES)))
 def test_filtered_search_matches_reference(items, kind, case, monkeypatch):
-    monkeypatch.setattr(vector_index_mod, "EXACT_FALLBACK_ROWS", 0)  # exercise the HNSW selector path
+    monkeypatch.setattr(backends, "EXACT_FALLBACK_ROWS", 0)  # exercise the HNSW selector path
     ids, vectors, metas = items
     filters = SearchFilters(**FILTER_CASES[case])
     idx = VectorIndex.build(ids, vectors, metas, model_name="m", kind=kind, params=HNSWParams(ef_search=16))
@@ -113,7 +113,7 @@ def test_filtered_search_matches_reference(items, kind, case, monkeypatch):
 
 
 def test_selective_filter_on_hnsw_still_returns_k(monkeypatch):
-    monkeypatch.setattr(vector_index_mod, "EXACT_FALLBACK_ROWS", 0)
+    monkeypatch.setattr(backends, "EXACT_FALLBACK_ROWS", 0)
     ids, vectors, metas = random_items(3000, dim=16, seed=4)
     metas = [ItemMeta(side="EU", country="FI" if i % 100 == 0 else "ES") for i in range(3000)]
     idx = VectorIndex.build(ids, vectors, metas, model_name="m", kind="hnsw", params=HNSWParams(ef_search=8))
@@ -270,7 +270,7 @@ def test_failed_save_keeps_the_old_index(items, tmp_path: Path, monkeypatch):
     old.save(tmp_path / "ix", data_version="old")
     expected = old.search(vectors[0], 5)
     new = VectorIndex.build(ids, vectors, metas, model_name="m")
-    real_save = vector_index_mod._save_npy
+    real_save = backends.save_npy
 
     def crash_on_vectors(path, array):
         if path.name == "vectors.npy":
@@ -278,7 +278,7 @@ def test_failed_save_keeps_the_old_index(items, tmp_path: Path, monkeypatch):
             raise OSError("disk full")
         real_save(path, array)
 
-    monkeypatch.setattr(vector_index_mod, "_save_npy", crash_on_vectors)
+    monkeypatch.setattr(backends, "save_npy", crash_on_vectors)
     with pytest.raises(OSError, match="disk full"):
         new.save(tmp_path / "ix", data_version="new")
     reloaded = VectorIndex.load(tmp_path / "ix")
