@@ -29,7 +29,7 @@ from api.routes import admin, clusters, cooperations, events, exports, feedback,
 from api.schemas import ERROR_RESPONSES
 from matcher import __version__
 from matcher.errors import USER_ERRORS
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.service import Service
 from matcher.settings import Settings, get_settings
 from matcher.suggest import Suggester

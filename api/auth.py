@@ -19,7 +19,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import get_registry, get_settings
+from api.deps import get_keys, get_settings
 from api.errors import ApiError
 from matcher.profiles import Scope
 
@@ -62,8 +62,8 @@ async def current_caller(request: Request, key: str | None = Security(api_key_he
         return ANONYMOUS
     if "\x00" in key or len(key) > 200:
         raise _unauthorized("invalid or revoked API key")
-    registry = await get_registry(request)
-    record = await run_in_threadpool(registry.verify_api_key, key)
+    keys = await get_keys(request)
+    record = await run_in_threadpool(keys.verify, key)
     if record is None or not record.active:
         raise _unauthorized("invalid or revoked API key")
     return Caller(key_id=record.id, name=record.name, scope=record.scope)

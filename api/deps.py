@@ -15,9 +15,11 @@ from fastapi import Depends, Request
 from api.errors import ApiError
 from api.present import RenderedSuggestions
 from matcher.events.store import EventStore
-from matcher.registry import Registry
 from matcher.service import Service
 from matcher.settings import Settings
+from matcher.store.feedback import FeedbackStore
+from matcher.store.keys import ApiKeys
+from matcher.store.registry import Registry
 from matcher.suggest import Suggester
 
 # The dependencies are coroutines on purpose: they do not block, and a plain ``def`` dependency
@@ -46,6 +48,16 @@ async def get_registry(request: Request) -> Registry:
     return _service(request, "registry").registry
 
 
+async def get_keys(request: Request) -> ApiKeys:
+    """The service's API keys."""
+    return _service(request, "registry").keys
+
+
+async def get_feedback(request: Request) -> FeedbackStore:
+    """The service's store of verdicts on suggestions."""
+    return _service(request, "registry").feedback
+
+
 async def get_suggester(request: Request) -> Suggester:
     """The service's Suggester."""
     return _service(request, "suggester").suggester
@@ -64,6 +76,8 @@ async def get_rendered(request: Request) -> RenderedSuggestions:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServiceDep = Annotated[Service, Depends(get_service)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+KeysDep = Annotated[ApiKeys, Depends(get_keys)]
+FeedbackDep = Annotated[FeedbackStore, Depends(get_feedback)]
 SuggesterDep = Annotated[Suggester, Depends(get_suggester)]
 EventsDep = Annotated[EventStore, Depends(get_events)]
 RenderedDep = Annotated[RenderedSuggestions, Depends(get_rendered)]

@@ -152,7 +152,7 @@ def suggester_memory_gb(n: int) -> float:
 
 def build_synthetic_home(home: Path, n: int) -> dict[str, Any]:
     """Create the store in ``home`` and insert ``n`` synthetic profiles in bulk."""
-    from matcher.registry import Registry
+    from matcher.store.registry import Registry
     from matcher.settings import Settings
 
     started = time.perf_counter()
@@ -171,7 +171,7 @@ def serve_synthetic(home: str, port: int) -> None:
     import uvicorn
 
     from api.app import create_app
-    from matcher.registry import Registry
+    from matcher.store.registry import Registry
     from matcher.settings import Settings
     from matcher.suggest import Suggester
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from matcher.dataset import load_dataset
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "store.json"

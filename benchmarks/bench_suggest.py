@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 from api.present import RenderedSuggestions  # noqa: E402
 from matcher.embeddings import SentenceTransformerEncoder  # noqa: E402
 from matcher.profiles import Organisation, OrgType, Side  # noqa: E402
-from matcher.registry import Registry  # noqa: E402
+from matcher.store.registry import Registry  # noqa: E402
 from matcher.settings import Settings  # noqa: E402
 from matcher.suggest import Suggester  # noqa: E402
 

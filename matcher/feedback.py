@@ -73,7 +73,7 @@ class FeedbackRows:
 
 
 def feedback_rows(ctx: Any, feedback: Sequence[Any]) -> FeedbackRows:
-    """Training rows from stored feedback (``Registry.list_feedback()``, oldest first).
+    """Training rows from stored feedback (``FeedbackStore.list()``, oldest first).
 
     ``ctx`` is a :class:`matcher.features.FeatureContext`; each verdict has ``subject_id``,
     ``suggested_id``, ``verdict`` and ``id`` (later ids are newer).

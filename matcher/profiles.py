@@ -1,4 +1,5 @@
-"""The registry's records: organisations, cooperations and their parts.
+"""The registry's records: organisations, cooperations and their parts, verdicts on suggestions
+and API keys.
 
 These pydantic models are the schema of the shipped dataset, of imports and of the API
 bodies built on top of them. Validation errors name the offending field.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -67,6 +69,34 @@ class Scope(str, Enum):
     def covers(self, other: "Scope") -> bool:
         members = list(Scope)
         return members.index(self) >= members.index(other)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A stored verdict: what became of suggesting ``suggested_id`` to ``subject_id``."""
+
+    id: int
+    subject_id: str
+    suggested_id: str
+    verdict: Verdict
+    comment: str | None
+    created_at: dt.datetime
+    api_key_id: str | None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored API key (its secret is only ever shown once, at creation)."""
+
+    id: str
+    name: str
+    scope: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
 
 
 #: Default training weight of each cooperation type (stronger evidence weighs more).

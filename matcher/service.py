@@ -1,8 +1,9 @@
 """The composition root: one :class:`Service` per process, built from :class:`Settings`.
 
 A service opens the store (creating, migrating and seeding it when asked), the registry over
-it, the Suggester that follows the registry's writes, and the event store, once; closing it
-closes what it opened, in reverse order. The CLI and the HTTP API each hold one service and
+it, the API keys and feedback kept in the same store, the Suggester that follows the
+registry's writes, and the event store, once; closing it closes what it opened, in reverse
+order. The CLI and the HTTP API each hold one service and
 reach every collaborator through it; nothing below opens a registry on its own.
 
 Parts may be handed in ready-made (tests pass a registry on a temporary store and a Suggester
@@ -16,15 +17,17 @@ from typing import TYPE_CHECKING
 
 from matcher.embeddings import Encoder
 from matcher.events.store import EventStore
-from matcher.registry import Registry
 from matcher.settings import Settings, load_settings
+from matcher.store.feedback import FeedbackStore
+from matcher.store.keys import ApiKeys
+from matcher.store.registry import Registry
 
 if TYPE_CHECKING:
     from matcher.suggest import Suggester
 
 
 class Service:
-    """Settings, registry, suggester and event store of one process."""
+    """Settings, registry, API keys, feedback, Suggester and event store of one process."""
 
     def __init__(
         self,
@@ -38,6 +41,8 @@ class Service:
     ):
         self.settings = settings
         self.registry = registry
+        self.keys = ApiKeys(registry.store)
+        self.feedback = FeedbackStore(registry.store)
         self.events = EventStore(Path(settings.home) / "events")
         self._suggester = suggester
         self._encoder = encoder

@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from matcher.embeddings import KeywordEncoder
 from matcher.profiles import Cooperation, Organisation
-from matcher.registry import Registry
+from matcher.store.keys import ApiKeys
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 from matcher.suggest import Suggester
 
@@ -112,7 +113,7 @@ def make_api(store_url: str, home: Path, **settings: Any) -> tuple[Any, Registry
 
 
 def key_header(registry: Registry, scope: str) -> dict[str, str]:
-    _, secret = registry.create_api_key(f"test {scope}", scope)
+    _, secret = ApiKeys(registry.store).create(f"test {scope}", scope)
     return {"X-API-Key": secret}
 
 

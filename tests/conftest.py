@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from matcher.profiles import Cooperation, Organisation
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 
 PG_CONNINFO = "host=127.0.0.1 port=5432 dbname=test connect_timeout=3"

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from matcher.errors import StoreUnavailable
-from matcher.registry import Registry
+from matcher.store.feedback import FeedbackStore
+from matcher.store.registry import Registry
 
 
 def partner_ids(client: TestClient, org_id: str, **params: Any) -> list[str]:
@@ -351,7 +352,7 @@ def test_feedback_is_stored(api: Api):
     response = api.client.post("/feedback", json=body, headers=api.write)
     assert response.status_code == 201, response.text
     assert response.json()["verdict"] == "met" and response.json()["id"] >= 1
-    stored = api.registry.list_feedback("aero-north")
+    stored = FeedbackStore(api.registry.store).list("aero-north")
     assert [(f.suggested_id, f.verdict.value, f.comment) for f in stored] == [("aero-bajio", "met", "Met at the fair.")]
     assert stored[0].api_key_id is not None
     for verdict in ["accepted", "declined", "agreement_signed"]:

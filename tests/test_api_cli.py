@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from matcher.cli import main
-from matcher.registry import Registry
+from matcher.store.keys import ApiKeys
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 
 
@@ -35,7 +36,7 @@ def test_keys_create_list_revoke(home: Path, capsys):
     secret = out.strip()
     assert secret.startswith("c2c_") and "shown only once" in err
     with Registry.open(Settings(home=home)) as registry:
-        key = registry.verify_api_key(secret)
+        key = ApiKeys(registry.store).verify(secret)
         assert key is not None and key.scope == "write" and key.name == "partner portal"
 
     code, out, _ = run(capsys, "keys", "list", "--format", "json")
@@ -46,7 +47,7 @@ def test_keys_create_list_revoke(home: Path, capsys):
     code, out, _ = run(capsys, "keys", "revoke", key.id)
     assert code == 0 and key.id in out
     with Registry.open(Settings(home=home)) as registry:
-        assert registry.verify_api_key(secret) is None
+        assert ApiKeys(registry.store).verify(secret) is None
     listed = json.loads(run(capsys, "keys", "list", "--format", "json")[1])
     assert listed[0]["revoked_at"]
 
@@ -55,7 +56,7 @@ def test_keys_default_name_and_admin_scope(home: Path, capsys):
     code, out, _ = run(capsys, "keys", "create", "--scope", "admin")
     assert code == 0
     with Registry.open(Settings(home=home)) as registry:
-        key = registry.verify_api_key(out.strip())
+        key = ApiKeys(registry.store).verify(out.strip())
     assert key.scope == "admin" and key.name == "admin key"
 
 

@@ -16,6 +16,7 @@ from api_fixtures import make_api
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
+from matcher.store.keys import ApiKeys
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ FUZZ = settings(max_examples=12, deadline=None, derandomize=True,
 @pytest.fixture
 def fuzzed(store_url: str, tmp_path: Path) -> Iterator[tuple]:
     app, registry, suggester, _ = make_api(store_url, tmp_path, api_request_timeout_s=0)
-    _, secret = registry.create_api_key("fuzz admin", "admin")
+    _, secret = ApiKeys(registry.store).create("fuzz admin", "admin")
     yield app, secret
     suggester.close()
     registry.close()

@@ -24,7 +24,7 @@ import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
 from conftest import PG_CONNINFO, _pg_unavailable, pg_schema_url
 
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]

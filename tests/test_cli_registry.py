@@ -16,7 +16,7 @@ import pytest
 from matcher.cli import main
 from matcher.dataset import load_dataset
 from matcher.profiles import Cooperation, Organisation
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from matcher.dataset import COOPERATION_FILE, ORGANISATION_FILES, check_consistency, load_dataset
 from matcher.profiles import Side
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from matcher.embeddings import KeywordEncoder
 from matcher.features import FeatureContext
 from matcher.feedback import VERDICT_ROWS, feedback_rows
-from matcher.registry import Registry
+from matcher.store.feedback import FeedbackStore
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 from matcher.suggest import Suggester
 from matcher.taxonomy import load_taxonomy
@@ -91,8 +92,8 @@ def test_training_learns_from_verdicts(sqlite_url: str, tmp_path: Path):
         plain = Suggester(registry, config.model_copy(update={"train_with_feedback": False,
                                                               "ranker_dir": tmp_path / "plain"}), encoder=encoder)
         plain.train()
-        registry.add_feedback("med-lake", "auto-centro", "agreement_signed")
-        registry.add_feedback("agri-plain", "agro-sur", "declined")
+        FeedbackStore(registry.store).add("med-lake", "auto-centro", "agreement_signed")
+        FeedbackStore(registry.store).add("agri-plain", "agro-sur", "declined")
         learned = Suggester(registry, config.model_copy(update={"ranker_dir": tmp_path / "learned"}), encoder=encoder)
         summary = learned.train()
         assert summary["feedback"] == {"positives": 1, "negatives": 1, "ignored": {
@@ -123,8 +124,8 @@ def test_train_command_reports_feedback(tmp_path: Path, monkeypatch):
     runner = CliRunner()
     home.mkdir()
     registry, _ = _registry(f"sqlite:///{home / 'c2c.db'}", home)
-    registry.add_feedback("med-lake", "auto-centro", "met")
-    registry.add_feedback("med-lake", "wind-coast", "met")
+    FeedbackStore(registry.store).add("med-lake", "auto-centro", "met")
+    FeedbackStore(registry.store).add("med-lake", "wind-coast", "met")
     registry.close()
     with monkeypatch.context() as m:
         m.setattr("matcher.suggest.get_encoder", lambda settings=None: KeywordEncoder(VOCABULARY))
@@ -147,7 +148,7 @@ def test_a_ranker_saved_by_another_process_is_loaded(sqlite_url: str, tmp_path: 
         worker_b = Suggester(registry, config, encoder=encoder)
         before = _probability(worker_b, "med-lake", "auto-centro")
         version_b = worker_b.results_version()
-        registry.add_feedback("med-lake", "auto-centro", "agreement_signed")  # feedback moves no data version
+        FeedbackStore(registry.store).add("med-lake", "auto-centro", "agreement_signed")  # feedback moves no data version
         worker_a.train()
         assert worker_b.results_version() != version_b
         after = _probability(worker_b, "med-lake", "auto-centro")

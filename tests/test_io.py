@@ -17,7 +17,7 @@ from openpyxl import Workbook, load_workbook
 from matcher.errors import ImportRejected, InvalidProfile
 from matcher.io import escape_formula, read_file, split_list, join_list, unescape_formula
 from matcher.profiles import Cooperation, Organisation
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 
 TRICKY = {

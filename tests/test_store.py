@@ -19,8 +19,11 @@ from matcher.errors import (
 )
 from matcher.profiles import Cooperation, Organisation, Side
 from matcher.profiles import Verdict
-from matcher.registry import Registry, merge_patch
-from matcher.store import Base, CooperationRow, FeedbackRow, NameRow, OrganisationSectorRow
+from matcher.store.feedback import FeedbackStore
+from matcher.store.keys import ApiKeys
+from matcher.store.registry import Registry
+from matcher.store.values import merge_patch
+from matcher.store.tables import ApiKeyRow, Base, CooperationRow, FeedbackRow, NameRow, OrganisationSectorRow
 
 
 def _rows(registry: Registry, table: type, **where: str) -> int:
@@ -52,7 +55,7 @@ def test_init_is_idempotent_and_keeps_data(registry: Registry, organisations: li
 def test_seeding_happens_once_into_an_empty_store(
     registry: Registry, organisations: list[Organisation], cooperations: list[Cooperation], monkeypatch
 ) -> None:
-    monkeypatch.setattr("matcher.registry.load_dataset", lambda: Dataset(organisations, cooperations))
+    monkeypatch.setattr("matcher.store.setup.load_dataset", lambda: Dataset(organisations, cooperations))
     events: list[tuple[str, str]] = []
     registry.subscribe(lambda e, i: events.append((e, i)))
     assert registry.init(progress=False) == len(organisations)
@@ -239,8 +242,8 @@ def test_noop_update_writes_nothing(filled: Registry) -> None:
 
 
 def test_delete_cascades_to_names_sectors_cooperations_and_feedback(filled: Registry) -> None:
-    filled.add_feedback("hegan", "claut", "declined")
-    filled.add_feedback("claut", "hegan", "met")
+    FeedbackStore(filled.store).add("hegan", "claut", "declined")
+    FeedbackStore(filled.store).add("claut", "hegan", "met")
     assert _rows(filled, CooperationRow, eu_id="hegan") == 1
     filled.delete("hegan")
     assert not filled.exists("hegan")
@@ -344,44 +347,44 @@ def test_cooperations_add_list_and_validate(filled: Registry) -> None:
 
 
 def test_feedback(filled: Registry) -> None:
-    key_id, _ = filled.create_api_key("partner portal", "write")
-    fb = filled.add_feedback("hegan", "aerocluster-queretaro", "agreement_signed", "Signed in Toulouse.", key_id)
+    feedback = FeedbackStore(filled.store)
+    key_id, _ = ApiKeys(filled.store).create("partner portal", "write")
+    fb = feedback.add("hegan", "aerocluster-queretaro", "agreement_signed", "Signed in Toulouse.", key_id)
     assert fb.verdict is Verdict.AGREEMENT_SIGNED and fb.api_key_id == key_id
-    filled.add_feedback("claut", "pole-mobilite", Verdict.MET)
-    assert [f.subject_id for f in filled.list_feedback()] == ["hegan", "claut"]
-    assert [f.id for f in filled.list_feedback("claut")] == [fb.id + 1]
+    feedback.add("claut", "pole-mobilite", Verdict.MET)
+    assert [f.subject_id for f in feedback.list()] == ["hegan", "claut"]
+    assert [f.id for f in feedback.list("claut")] == [fb.id + 1]
     with pytest.raises(InvalidProfile) as err:
-        filled.add_feedback("hegan", "claut", "maybe")
+        feedback.add("hegan", "claut", "maybe")
     assert err.value.field == "verdict"
     with pytest.raises(UnknownOrganisation):
-        filled.add_feedback("hegan", "ghost", "met")
+        feedback.add("hegan", "ghost", "met")
     with pytest.raises(InvalidProfile):
-        filled.add_feedback("hegan", "hegan", "met")
+        feedback.add("hegan", "hegan", "met")
     with pytest.raises(UnknownApiKey):
-        filled.add_feedback("hegan", "claut", "met", api_key_id="nokey")
+        feedback.add("hegan", "claut", "met", api_key_id="nokey")
 
 
 def test_api_keys(registry: Registry) -> None:
-    key_id, secret = registry.create_api_key("ops", "admin")
-    other_id, other = registry.create_api_key("reader", "read")
+    keys = ApiKeys(registry.store)
+    key_id, secret = keys.create("ops", "admin")
+    other_id, other = keys.create("reader", "read")
     assert key_id != other_id and secret != other
-    key = registry.verify_api_key(secret)
+    key = keys.verify(secret)
     assert key is not None and (key.id, key.name, key.scope, key.active) == (key_id, "ops", "admin", True)
-    assert registry.verify_api_key(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
-    assert registry.verify_api_key(f"c2c_{key_id}_guess") is None
-    assert registry.verify_api_key("garbage") is None
-    assert registry.verify_api_key("") is None
-    registry.revoke_api_key(key_id)
-    assert registry.verify_api_key(secret) is None
-    assert registry.verify_api_key(other).id == other_id
-    assert {(k.id, k.active) for k in registry.list_api_keys()} == {(key_id, False), (other_id, True)}
+    assert keys.verify(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
+    assert keys.verify(f"c2c_{key_id}_guess") is None
+    assert keys.verify("garbage") is None
+    assert keys.verify("") is None
+    keys.revoke(key_id)
+    assert keys.verify(secret) is None
+    assert keys.verify(other).id == other_id
+    assert {(k.id, k.active) for k in keys.list()} == {(key_id, False), (other_id, True)}
     with pytest.raises(UnknownApiKey):
-        registry.revoke_api_key("nokey")
+        keys.revoke("nokey")
     with pytest.raises(InvalidProfile):
-        registry.create_api_key("x", "Bad Scope!")
+        keys.create("x", "Bad Scope!")
     with registry.store.read() as s:  # only a digest of the secret is kept
-        from matcher.store import ApiKeyRow
-
         assert secret not in {r.secret_hash for r in s.scalars(select(ApiKeyRow))}
 
 
@@ -400,15 +403,15 @@ def test_merge_patch_follows_rfc7396() -> None:
 def test_migrations_run_from_scratch_and_back(tmp_path) -> None:
     from alembic import command
 
-    from matcher.registry import _alembic_config
     from matcher.settings import Settings
+    from matcher.store.setup import alembic_config
 
     url = f"sqlite:///{tmp_path / 'fresh' / 'c2c.db'}"
     with Registry.open(Settings(database_url=url, home=tmp_path), init=False) as reg:
         reg.init(seed=False)
         with reg.store.engine.connect() as conn:
             assert MigrationContext.configure(conn).get_current_revision() == "0001"
-        config = _alembic_config()
+        config = alembic_config()
         with reg.store.write_engine.begin() as conn:
             config.attributes["connection"] = conn
             command.downgrade(config, "base")

@@ -13,7 +13,7 @@ from matcher.embeddings import KeywordEncoder
 from matcher.errors import InvalidProfile, UnknownOrganisation, UnknownSector
 from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Side
 from matcher.ranker import RANKER_FILE
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 from matcher.suggest import Suggester, SuggestionList, _mmr, infer_sectors
 from matcher.taxonomy import load_taxonomy

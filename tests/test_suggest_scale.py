@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from matcher.profiles import Side
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 from matcher.suggest import Suggester
 from tests import ranker_fixtures as fx

@@ -46,7 +46,7 @@ from matcher.events import (
 )
 from matcher.events.store import EventRecord, EventStore, StoredPlan
 from matcher.profiles import Organisation, Side
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.suggest import Suggester
 
 EventId = Annotated[str, Path(min_length=1, max_length=80, description="event id")]

@@ -80,12 +80,10 @@ def keys_create(
     name: Optional[str] = typer.Option(None, help="A label to recognise the key by."),
 ) -> None:
     """Create an API key and print its secret (shown only this once; only a hash is stored)."""
-    from api.routes.admin import create_key
-
     if scope not in {s.value for s in Scope}:
         raise typer.BadParameter(f"must be one of {', '.join(s.value for s in Scope)}", param_hint="--scope")
     with Service.open() as service:
-        record, secret = create_key(service.registry, scope, name)
+        record, secret = service.keys.issue(scope, name)
     typer.echo(f"created key {record.id} ({record.name!r}, scope {record.scope}); its secret, shown only once:",
                err=True)
     typer.echo(secret)
@@ -95,7 +93,7 @@ def keys_create(
 def keys_list(fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv")) -> None:
     """List API keys (never their secrets)."""
     with Service.open() as service:
-        rows = [_key_row(k) for k in service.registry.list_api_keys()]
+        rows = [_key_row(k) for k in service.keys.list()]
     render(rows, fmt, ["id", "name", "scope", "created_at", "revoked_at"], title="API keys")
 
 
@@ -103,5 +101,5 @@ def keys_list(fmt: Format = typer.Option(Format.table, "--format", help="table |
 def keys_revoke(key_id: str = typer.Argument(..., metavar="ID", help="Id shown by `c2c keys list`.")) -> None:
     """Revoke an API key; requests using it are refused from now on."""
     with Service.open() as service:
-        service.registry.revoke_api_key(key_id)
+        service.keys.revoke(key_id)
     typer.echo(f"revoked key {key_id}")

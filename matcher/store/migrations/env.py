@@ -1,6 +1,6 @@
 """Alembic environment of the registry schema.
 
-``Registry.init()`` builds the Alembic ``Config`` in code and hands over an open connection in
+``matcher.store.setup`` builds the Alembic ``Config`` in code and hands over an open connection in
 ``config.attributes["connection"]``; running ``alembic`` by hand with ``-x url=...`` or a
 ``sqlalchemy.url`` option works too.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
-from matcher.store import Base
+from matcher.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,1 +1,0 @@
-"""Alembic migrations of the registry schema, run by ``Registry.init()`` (no alembic.ini needed)."""
