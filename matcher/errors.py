@@ -47,6 +47,7 @@ class InvalidProfile(C2CError):
 
     def __init__(self, message: str, field: str | None = None):
         self.field = field
+        self.reason = message
         super().__init__(f"{field}: {message}" if field else message)
 
 

@@ -45,7 +45,7 @@ from matcher.events import (
     summary,
 )
 from matcher.events.store import EventRecord, EventStore, StoredPlan
-from matcher.profiles import Organisation, Side
+from matcher.profiles import Organisation, OrgType, Side
 from matcher.store.registry import Registry
 from matcher.suggest import Suggester
 
@@ -75,12 +75,9 @@ def _participant(item: ParticipantIn, where: str, event: Event, registry: Regist
     else:
         if not (item.name and item.side and item.sectors):
             raise InvalidProfile("give ref (a registered organisation) or name, side and sectors (a guest)", where)
-        row = {"name": item.name, "side": item.side.value, "sectors": "; ".join(item.sectors),
-               "description": item.description, "type": item.type.value if item.type else "company",
-               "acronym": item.acronym or ""}
-        if item.country:
-            row["country"] = item.country
-        org = guest_organisation(row, where)
+        org = guest_organisation(where, name=item.name, side=item.side, sectors=item.sectors,
+                                 description=item.description, country=item.country,
+                                 type=item.type or OrgType.COMPANY, acronym=item.acronym)
     participant = Participant(
         organisation=org, available=item.available, unavailable=item.unavailable, must_meet=item.must_meet,
         will_not_meet=item.will_not_meet, max_meetings=item.max_meetings, min_meetings=item.min_meetings,

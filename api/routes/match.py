@@ -10,9 +10,9 @@ from api.auth import Reader
 from api.deps import SuggesterDep
 from api.params import TopK
 from api.present import suggestions_response
-from api.schemas import COUNTRY, MatchRequest, SuggestionsPublic, validated
-from matcher.errors import UnknownSector
-from matcher.profiles import Organisation, OrgType, Side
+from api.schemas import COUNTRY, MatchRequest, SuggestionsPublic
+from matcher.intake import new_organisation, resolve_sectors
+from matcher.profiles import Organisation, OrgType
 from matcher.taxonomy import load_taxonomy
 
 #: Id given to the transient profile of a match request; never stored.
@@ -21,20 +21,9 @@ QUERY_ID = "match-query"
 
 def transient_profile(body: MatchRequest) -> Organisation:
     """The request as an :class:`Organisation`; sectors may be ids, names or synonyms (EN/ES)."""
-    taxonomy = load_taxonomy()
-    sectors: list[str] = []
-    for i, term in enumerate(body.sectors):
-        try:
-            sector = taxonomy.resolve(term)
-        except UnknownSector:
-            raise UnknownSector(f"unknown sector {term!r}", f"sectors.{i}") from None
-        if sector not in sectors:
-            sectors.append(sector)
-    country = body.country or ("MX" if body.side is Side.MX else "EU")
-    return validated(Organisation, {
-        "id": QUERY_ID, "name": body.name, "side": body.side, "country": country,
-        "type": body.type, "sectors": sectors, "description": body.description,
-    })
+    sectors = resolve_sectors(body.sectors, load_taxonomy())
+    return new_organisation(id=QUERY_ID, name=body.name, side=body.side, country=body.country, type=body.type,
+                            sectors=sectors, description=body.description)
 
 
 router = APIRouter(tags=["suggestions"])

@@ -16,10 +16,12 @@ import typer
 from matcher.cli.app import app
 from matcher.cli.output import Format, render
 from matcher.errors import InvalidProfile
-from matcher.profiles import Organisation, OrgType, Side
+from matcher.intake import new_organisation, parse_side, resolve_sectors
+from matcher.profiles import Organisation, OrgType
 from matcher.scorecard import save_evaluation
 from matcher.service import Service
 from matcher.settings import load_settings
+from matcher.taxonomy import load_taxonomy
 from matcher.text import slugify
 
 SUGGEST_COLUMNS = ["rank", "name", "country", "score", "why"]
@@ -40,28 +42,21 @@ def _open(**overrides: object) -> Service:
 
 
 def _profile_from_text(text: str, side: Optional[str], sectors: list[str], name: Optional[str]) -> Organisation:
+    # Imported here: matcher.suggest pulls in the ranking stack (see evaluate_command).
     from matcher.suggest import infer_sectors
-    from matcher.taxonomy import load_taxonomy
 
     if side is None:
         raise InvalidProfile("a profile given as text needs --side EU or --side MX", "side")
-    try:
-        side_value = Side(side.strip().upper())
-    except ValueError:
-        raise InvalidProfile(f"unknown side {side!r}; use EU or MX", "side") from None
+    side_value = parse_side(side)
     taxonomy = load_taxonomy()
-    sector_ids = [taxonomy.resolve(s) for s in sectors] if sectors else infer_sectors(text, taxonomy)
+    sector_ids = resolve_sectors(sectors, taxonomy, indexed=False) if sectors else infer_sectors(text, taxonomy)
     if not sector_ids:
         raise InvalidProfile("no sector given or recognised in the text; add --sector", "sector")
     if not sectors:
         typer.echo("sectors read from the text: " + ", ".join(sector_ids) + " (set them with --sector)", err=True)
     label = name or "New profile"
-    try:
-        return Organisation(id=slugify(label) or "new-profile", name=label, side=side_value,
-                            country="MX" if side_value is Side.MX else "EU", type=OrgType.CLUSTER,
-                            sectors=list(dict.fromkeys(sector_ids)), description=text)
-    except ValueError as exc:
-        raise InvalidProfile(str(exc).splitlines()[0], "text") from None
+    return new_organisation(id=slugify(label) or "new-profile", name=label, side=side_value, type=OrgType.CLUSTER,
+                            sectors=sector_ids, description=text)
 
 
 @app.command("suggest")

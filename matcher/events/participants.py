@@ -28,13 +28,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator
 
 from pydantic import ValidationError
 
-from matcher.errors import C2CError, EventError, UnknownSector
+from matcher.errors import C2CError, EventError, InvalidProfile
 from matcher.events.model import Event, MeetingRequest, Participant, RequestStatus
+from matcher.intake import new_organisation, parse_side, resolve_sectors
 from matcher.profiles import Organisation, OrgType, Side
 from matcher.taxonomy import Taxonomy, load_taxonomy
 from matcher.text import normalise, slugify
@@ -52,8 +53,6 @@ PARTICIPANT_COLUMNS = {
 }
 REQUEST_COLUMNS = {"requester": "requester", "from": "requester", "target": "target", "to": "target",
                    "status": "status"}
-_SIDES = {"eu": Side.EU, "europe": Side.EU, "european": Side.EU, "mx": Side.MX, "mexico": Side.MX,
-          "mexican": Side.MX}
 _LIST_SPLIT = re.compile(r"[;|]")
 
 
@@ -146,35 +145,31 @@ def _int(row: dict[str, str], field: str, where: str) -> int | None:
     return value
 
 
-def guest_organisation(row: dict[str, str], where: str, taxonomy: Taxonomy | None = None) -> Organisation:
-    """An :class:`Organisation` for a guest that is not in the registry (id = slug of its name)."""
-    taxonomy = taxonomy or load_taxonomy()
-    name = row.get("name", "")
-    side = _SIDES.get(normalise(row.get("side", "")))
-    if side is None:
-        raise EventError(f"{where}, field 'side': {row.get('side', '')!r} is not EU or MX")
-    sectors: list[str] = []
-    for term in _items(row.get("sectors")):
-        try:
-            sid = taxonomy.resolve(term)
-        except UnknownSector:
-            raise EventError(f"{where}, field 'sectors': unknown sector {term!r}") from None
-        if sid not in sectors:
-            sectors.append(sid)
-    if not sectors:
-        raise EventError(f"{where}, field 'sectors': at least one sector is needed")
-    kind = normalise(row.get("type", "company")).replace(" ", "_")
-    types = {t.value: t for t in OrgType} | {t.name.lower(): t for t in OrgType} | {"cluster": OrgType.CLUSTER}
-    if kind not in types:
-        raise EventError(f"{where}, field 'type': {row.get('type')!r} is not one of {', '.join(t.value for t in OrgType)}")
-    country = row.get("country", "MX" if side is Side.MX else "EU").upper()
+def guest_organisation(
+    where: str,
+    *,
+    name: str,
+    side: Side | str,
+    sectors: Sequence[str],
+    description: str = "",
+    country: str | None = None,
+    type: OrgType | str = OrgType.COMPANY,
+    acronym: str | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> Organisation:
+    """A guest that is not in the registry (id = slug of its name), made by
+    :func:`matcher.intake.new_organisation`; a problem is an :class:`EventError` naming
+    ``where`` and the field."""
     try:
-        return Organisation(id=slugify(name) or "guest", name=name, side=side, country=country, type=types[kind],
-                            sectors=sectors, description=row.get("description", ""), acronym=row.get("acronym") or None)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or ("country" if "country" in err["msg"] else "row")
-        raise EventError(f"{where}, field {field!r}: {err['msg'].removeprefix('Value error, ')}") from None
+        side = parse_side(side)
+        sector_ids = resolve_sectors(sectors, taxonomy or load_taxonomy(), indexed=False)
+        if not sector_ids:
+            raise InvalidProfile("at least one sector is needed", "sectors")
+        return new_organisation(id=slugify(name) or "guest", name=name, side=side, sectors=sector_ids,
+                                description=description, country=country, type=type, acronym=acronym)
+    except InvalidProfile as exc:
+        field = exc.field or ("country" if "country" in exc.reason else "row")
+        raise EventError(f"{where}, field {field!r}: {exc.reason}") from None
 
 
 def load_participants(
@@ -208,7 +203,10 @@ def load_participants(
         else:
             if not row.get("name"):
                 raise EventError(f"{where}, field 'name': a participant needs a name or a registry ref")
-            org = guest_organisation(row, where, taxonomy)
+            org = guest_organisation(where, name=row["name"], side=row.get("side", ""),
+                                     sectors=_items(row.get("sectors")), description=row.get("description", ""),
+                                     country=row.get("country", "").upper() or None, type=row.get("type", "company"),
+                                     acronym=row.get("acronym"), taxonomy=taxonomy)
             base, k = org.id, 2
             while org.id in ids:
                 org = org.model_copy(update={"id": f"{base}-{k}"})
