@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -138,11 +139,6 @@ def _fsync_dir(path: Path) -> None:
 @contextlib.contextmanager
 def _folder_lock(final: Path) -> Iterator[None]:
     """Serialise writers of the same folder across processes (POSIX advisory lock)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - non-POSIX
-        yield
-        return
     lock_path = final.with_name(f".{final.name}.lock")
     with open(lock_path, "a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)

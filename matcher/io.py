@@ -36,7 +36,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable
+from zipfile import BadZipFile
 
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from pydantic import BaseModel, ValidationError
 
 from matcher.errors import ImportRejected, InvalidProfile, LocatedRowError, RowError, UnknownSector
@@ -205,8 +208,6 @@ def _cells(kind: Kind, records: list[Any]) -> Iterable[dict[str, Any]]:
 
 
 def _xlsx(sections: list[tuple[Kind, list[Any]]]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     book = Workbook()
     book.remove(book.active)
@@ -432,9 +433,7 @@ def _read_csv(path: Path, kind: Kind | None, errors: list[RowError]) -> list[Sec
 
 
 def _read_xlsx(path: Path, kind: Kind | None, errors: list[RowError]) -> list[Section]:
-    from zipfile import BadZipFile
 
-    from openpyxl import load_workbook
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)

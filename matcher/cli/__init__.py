@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
+from typer.exceptions import TyperException
 
 from matcher.cli.app import app
 from matcher.errors import USER_ERRORS
@@ -34,8 +36,6 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo("aborted", err=True)
         sys.exit(1)
     except Exception as exc:  # usage errors (bad options), from click or typer's bundled copy
-        import click
-        from typer.exceptions import TyperException
 
         if isinstance(exc, (click.ClickException, TyperException)):
             show = getattr(exc, "show", None)

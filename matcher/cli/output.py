@@ -12,6 +12,8 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.table import Table
 
+from matcher.io import escape_formula
+
 
 class Format(str, Enum):
     table = "table"
@@ -37,7 +39,6 @@ def render(rows: Iterable[dict[str, Any]], fmt: Format, columns: list[str] | Non
         return
     columns = columns or (list(rows[0].keys()) if rows else [])
     if fmt is Format.csv:
-        from matcher.io import escape_formula
 
         buf = io.StringIO()
         writer = csv.writer(buf)

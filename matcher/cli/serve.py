@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import multiprocessing
+from typing import Optional
 
 import typer
+import uvicorn
 
 from matcher.cli.app import app
 from matcher.cli.output import Format, render
-from matcher.profiles import Scope
+from matcher.profiles import ApiKey, Scope
 from matcher.service import Service
 
 keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed; secrets are shown once).",
@@ -22,7 +24,7 @@ def _prepare_index() -> None:
         service.suggester.index
 
 
-def _key_row(key: Any) -> dict[str, Any]:
+def _key_row(key: ApiKey) -> dict[str, str]:
     """A stored key as a listing row (its hash is never part of the record)."""
     return {
         "id": key.id,
@@ -46,7 +48,6 @@ def serve(
     The store is created and seeded first if it is empty. Several workers share the SQLite
     file (WAL mode) or the PostgreSQL database given by C2C_DATABASE_URL.
     """
-    import uvicorn
 
     if reload and workers > 1:
         raise typer.BadParameter("--reload runs a single worker; drop --workers", param_hint="--reload")
@@ -54,7 +55,6 @@ def serve(
     if workers > 1:
         # Build the index once, in a child process, so that the workers only load it (and do not
         # race to build it); the model it loads is freed when the child exits.
-        import multiprocessing
 
         child = multiprocessing.get_context("spawn").Process(target=_prepare_index, name="c2c-prepare-index")
         child.start()

@@ -13,7 +13,7 @@ import datetime as dt
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from matcher.errors import EventError
 from matcher.profiles import Organisation, Side
@@ -329,7 +329,6 @@ class Plan(_Strict):
 
 def make_event(**fields: object) -> Event:
     """Build an :class:`Event`, turning schema errors into :class:`EventError` naming the field."""
-    from pydantic import ValidationError
 
     try:
         return Event.model_validate(fields)

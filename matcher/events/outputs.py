@@ -25,7 +25,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from icalendar import Calendar
+from icalendar import Event as VEvent
 from jinja2 import Environment, PackageLoader, select_autoescape
+from openpyxl import Workbook
+from pydantic import ValidationError
 
 from matcher.errors import EventError
 from matcher.events.model import Meeting, Plan, PlanParticipant
@@ -99,7 +103,6 @@ def _sheet(book: Any, title: str, rows: list[dict[str, Any]], columns: list[str]
 
 def write_xlsx(plan: Plan, path: Path) -> None:
     """The schedule workbook; text cells are stored as text, never as formulas."""
-    from openpyxl import Workbook
 
     book = Workbook()
     book.remove(book.active)
@@ -118,8 +121,6 @@ def meeting_uid(plan: Plan, meeting: Meeting) -> str:
 
 def ics_bytes(plan: Plan, pid: str, now: dt.datetime | None = None) -> bytes:
     """An iCalendar file with one VEVENT per meeting of a participant, in the event's time zone."""
-    from icalendar import Calendar
-    from icalendar import Event as VEvent
 
     people = {p.id: p for p in plan.participants}
     me = people[pid]
@@ -210,7 +211,6 @@ def read_plan(path: str | Path) -> Plan:
         path = path / "plan.json"
     if not path.is_file():
         raise EventError(f"{path}: no such plan file")
-    from pydantic import ValidationError
 
     try:
         return Plan.model_validate_json(path.read_text(encoding="utf-8"))

@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from openpyxl import load_workbook
 from pydantic import ValidationError
 
 from matcher.errors import C2CError, EventError, InvalidProfile
@@ -116,7 +117,6 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    from openpyxl import load_workbook
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)

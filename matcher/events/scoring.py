@@ -11,6 +11,7 @@ scorer of the tests and benchmarks and works without a registry or a trained ran
 
 from __future__ import annotations
 
+import zlib
 from typing import Callable, Sequence
 
 import numpy as np
@@ -48,7 +49,6 @@ def random_scorer(seed: int = 0) -> PairScorer:
     """Seeded scores that depend only on the two ids (for load tests)."""
 
     def score(eu: list[Organisation], mx: list[Organisation]) -> np.ndarray:
-        import zlib
 
         out = np.zeros((len(eu), len(mx)))
         for i, a in enumerate(eu):

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from typing import TYPE_CHECKING
-
+from matcher.events.model import Event, MeetingRequest, Participant, RequestStatus
 from matcher.profiles import Organisation, OrgType, Side
 from matcher.taxonomy import Taxonomy, load_taxonomy
-
-if TYPE_CHECKING:
-    from matcher.events.model import Event, MeetingRequest, Participant
 
 EU_COUNTRIES = ("DE", "ES", "FR", "IT", "NL", "BE", "PL", "PT", "AT", "DK", "SE", "FI", "CZ", "IE")
 
@@ -65,7 +61,6 @@ def synthetic_wishes(
     among its ten best-scored counterparts (with a positive score); a share of requests is accepted. A share of the
     participants attends one day only (events of several days).
     """
-    from matcher.events.model import MeetingRequest, RequestStatus
 
     rng = np.random.default_rng(seed)
     people = list(participants)
