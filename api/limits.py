@@ -128,6 +128,10 @@ class TokenBuckets:
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        """How many clients have a bucket now."""
+        return len(self._buckets)
+
     def take(self, key: str) -> float:
         """Take one token for ``key``; return 0 when allowed, else seconds until one is free."""
         now = self.clock()

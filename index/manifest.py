@@ -123,7 +123,8 @@ def _backup_of(final: Path) -> Path:
     return final.with_name(f".{final.name}.bak")
 
 
-def _rename(src: Path, dst: Path) -> None:
+def rename_path(src: Path, dst: Path) -> None:
+    """Every rename of a save or a recovery goes through here (tests inject a crash between two)."""
     os.replace(src, dst)
 
 
@@ -152,7 +153,7 @@ def recover_folder(final: Path) -> bool:
     """Move a leftover backup into place when a crash left no final folder. True if it did."""
     backup = _backup_of(final)
     if not final.exists() and backup.is_dir():
-        _rename(backup, final)
+        rename_path(backup, final)
         _fsync_dir(final.parent)
         return True
     return False
@@ -187,7 +188,7 @@ def write_folder(final: Path, write_files: Callable[[Path], None], manifest: Man
         if backup.exists():
             shutil.rmtree(backup)
         if final.exists():
-            _rename(final, backup)
-        _rename(tmp, final)
+            rename_path(final, backup)
+        rename_path(tmp, final)
         _fsync_dir(final.parent)
         shutil.rmtree(backup, ignore_errors=True)

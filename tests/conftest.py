@@ -27,7 +27,7 @@ PG_URL = "postgresql+psycopg://@127.0.0.1:5432/test"
 
 
 @lru_cache(maxsize=1)
-def _pg_unavailable() -> str | None:
+def pg_unavailable() -> str | None:
     """Why PostgreSQL cannot be used, or None when it answers."""
     try:
         import psycopg
@@ -72,7 +72,7 @@ def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
 @pytest.fixture(scope="session")
 def _pg_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A schema of this test run's own on the local server, migrated once, dropped at the end."""
-    reason = _pg_unavailable()
+    reason = pg_unavailable()
     if reason:
         pytest.skip(reason)
     import psycopg

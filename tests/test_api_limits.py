@@ -162,7 +162,7 @@ def test_token_buckets_stay_bounded():
     for i in range(100):
         buckets.take(f"client-{i}")
         now[0] += 5
-    assert len(buckets._buckets) <= 10
+    assert len(buckets) <= 10
 
 
 def test_client_key_hashes_api_keys():

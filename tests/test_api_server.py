@@ -22,7 +22,7 @@ import httpx
 import psycopg
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
-from conftest import PG_CONNINFO, _pg_unavailable, pg_schema_url
+from conftest import PG_CONNINFO, pg_unavailable, pg_schema_url
 
 from matcher.store.registry import Registry
 from matcher.settings import Settings
@@ -62,7 +62,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     workers = "1"
     schema = None
     if request.param.startswith("postgres"):
-        reason = _pg_unavailable()
+        reason = pg_unavailable()
         if reason:
             pytest.skip(reason)
         schema = f"c2c_server_{secrets.token_hex(6)}"
