@@ -19,6 +19,7 @@ from matcher.errors import InvalidProfile
 from matcher.events import Break, Event, MeetingRequest
 from matcher.explain import Explanation
 from matcher.profiles import (
+    Confidence,
     Contact,
     Cooperation,
     CooperationType,
@@ -27,6 +28,8 @@ from matcher.profiles import (
     OrgType,
     Side,
     Source,
+    Split,
+    Tier,
 )
 from matcher.text import slugify
 
@@ -262,6 +265,7 @@ class CooperationCreate(Request):
     year: int | None = Field(default=None, ge=1990, le=2100)
     description: str = Field(default="", max_length=5000)
     sources: list[Source] = Field(default_factory=list, max_length=50)
+    confidence: Confidence = Confidence.HIGH
 
     def to_cooperation(self) -> Cooperation:
         data = self.model_dump()
@@ -277,6 +281,9 @@ class CooperationPublic(Public):
     year: int | None = None
     description: str = ""
     sources: list[Source] = []
+    confidence: Confidence = Confidence.HIGH
+    tier: Tier = Tier.USER
+    split: Split = Split.TRAIN
 
 
 class CooperationPage(Public):

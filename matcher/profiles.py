@@ -59,6 +59,33 @@ COOPERATION_WEIGHTS: dict[CooperationType, float] = {
 }
 
 
+class Confidence(str, Enum):
+    """How directly a source documents a cooperation between the two named parties."""
+
+    HIGH = "high"  # the source reports the act between the two named organisations
+    MEDIUM = "medium"  # the act is reported, one party is named loosely
+    LOW = "low"  # indirect evidence
+
+
+class Tier(str, Enum):
+    """Where a cooperation record comes from."""
+
+    SEED = "seed"  # the five source documents of the shipped dataset
+    WEB = "web"  # public web pages (news, cluster and agency sites), curated for the dataset
+    USER = "user"  # recorded through the API or an import
+
+
+class Split(str, Enum):
+    """Which part of the evaluation a documented cooperation belongs to.
+
+    ``test`` records (the newest pairs) form the external test part: they are never used for
+    training, features, thresholds or model choice.
+    """
+
+    TRAIN = "train"
+    TEST = "test"
+
+
 class Strict(BaseModel):
     """Base model: unknown fields are errors, strings are stripped."""
 
@@ -66,13 +93,22 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where a record's facts come from: a document file and a section or table."""
+    """Where a record's facts come from.
 
-    document: str = Field(min_length=1)
-    section: str = Field(min_length=1)
+    ``document`` is a source file of the seed set or the address of a public page; ``section``
+    the section, table or page title. Web sources also name their ``publisher`` and ``date``
+    (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``).
+    """
+
+    document: str = Field(min_length=1, max_length=2000)
+    section: str = Field(min_length=1, max_length=1000)
+    publisher: str | None = Field(default=None, max_length=300)
+    date: str | None = Field(default=None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
     def __str__(self) -> str:
-        return f"{self.document}, {self.section}"
+        where = f"{self.document}, {self.section}"
+        extra = ", ".join(p for p in (self.publisher, self.date) if p)
+        return f"{where} ({extra})" if extra else where
 
 
 class Label(Strict):
@@ -158,6 +194,9 @@ class Cooperation(Strict):
     year: int | None = Field(default=None, ge=1990, le=2100)
     description: str = ""
     sources: list[Source] = Field(default_factory=list)
+    confidence: Confidence = Confidence.HIGH
+    tier: Tier = Tier.USER
+    split: Split = Split.TRAIN
 
     @field_validator("id")
     @classmethod

@@ -135,6 +135,9 @@ class CooperationRow(Base):
     year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    confidence: Mapped[str] = mapped_column(String(10), default="high")
+    tier: Mapped[str] = mapped_column(String(10), default="user")
+    split: Mapped[str] = mapped_column(String(10), default="train", index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
@@ -204,7 +207,7 @@ def organisation_values(org: Organisation) -> dict[str, Any]:
         "website": org.website,
         "facts": org.facts.model_dump(mode="json", exclude_defaults=True),
         "contact": org.contact.model_dump(mode="json") if org.contact else None,
-        "sources": [s.model_dump(mode="json") for s in org.sources],
+        "sources": [s.model_dump(mode="json", exclude_none=True) for s in org.sources],
         "search_text": normalise(" ".join(names)),
         "content_hash": content_hash(org),
     }
@@ -294,7 +297,10 @@ def cooperation_values(coop: Cooperation) -> dict[str, Any]:
         "type": coop.type.value,
         "year": coop.year,
         "description": coop.description,
-        "sources": [s.model_dump(mode="json") for s in coop.sources],
+        "sources": [s.model_dump(mode="json", exclude_none=True) for s in coop.sources],
+        "confidence": coop.confidence.value,
+        "tier": coop.tier.value,
+        "split": coop.split.value,
         "content_hash": content_hash(coop),
     }
 
@@ -309,6 +315,9 @@ def cooperation_from_row(row: CooperationRow) -> Cooperation:
             "year": row.year,
             "description": row.description,
             "sources": row.sources or [],
+            "confidence": row.confidence or "high",
+            "tier": row.tier or "user",
+            "split": row.split or "train",
         }
     )
 
