@@ -208,3 +208,44 @@ class Cooperation(Strict):
     @property
     def pair(self) -> tuple[str, str]:
         return (self.eu, self.mx)
+
+
+class CooperationScope(str, Enum):
+    """Where a cooperation beyond EU–Mexico reaches."""
+
+    EU_LATAM = "eu-latam"  # a European party and a Latin American one (Mexico excepted)
+    EU_EU = "eu-eu"  # two European parties
+    EU_OTHER = "eu-other"  # a European party and one from elsewhere (Canada, Japan, ...)
+
+
+class PartnerProfile(Strict):
+    """An organisation outside the registry's two sides that is party to a wider cooperation."""
+
+    id: str
+    name: str = Field(min_length=2, max_length=300)
+    aliases: list[str] = Field(default_factory=list)
+    acronym: str | None = None
+    country: str = Field(pattern="^[A-Z]{2}$")
+    region: str | None = None
+    type: OrgType
+    sectors: list[str] = Field(default_factory=list)
+    description: str = Field(default="", max_length=5000)
+    facts: Facts = Field(default_factory=Facts)
+    website: str | None = None
+    sources: list[Source] = Field(min_length=1)
+
+
+class WiderCooperation(Strict):
+    """A documented cooperation of a European organisation beyond EU–Mexico, kept apart by scope
+    so that the EU–Mexico suggestions and their evaluation stay EU–Mexico."""
+
+    id: str
+    eu: str
+    partner: str  # a European organisation (scope eu-eu) or a PartnerProfile
+    scope: CooperationScope
+    type: CooperationType
+    year: int | None = Field(default=None, ge=1990, le=2100)
+    confidence: Confidence
+    tier: Tier = Tier.WEB
+    description: str = ""
+    sources: list[Source] = Field(min_length=1)

@@ -58,7 +58,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -71,7 +71,7 @@ from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation
 from matcher.explain import Explainer, Explanation
 from matcher.features import FEATURE_NAMES, FEATURES, FeatureContext
 from matcher.feedback import FeedbackRows, feedback_rows
-from matcher.profiles import Organisation, OrgType, Side
+from matcher.profiles import Organisation, OrgType, Side, Split
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, RANKER_FILE, PairRanker, fit_ranker, load_ranker, reciprocal_scores, save_ranker
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy, load_taxonomy
@@ -131,6 +131,7 @@ class _State:
     sample: dict[Side, np.ndarray] | None = None  # large path: reference rows per side
     reference: dict[Side, np.ndarray] | None = None  # large path: (n_side, R) sorted probabilities
     generation: int = 0  # the Suggester's ranker generation the scores were made with
+    held: dict[str, set[str]] = field(default_factory=dict)  # org id -> partners in the external test part
 
     @property
     def results_version(self) -> str:
@@ -257,7 +258,15 @@ class Suggester:
             if self._state is not None and self._state.version == version:
                 return self._state
             orgs = self.registry.all_organisations()
-            coops = self.registry.all_cooperations()
+            # The external test part is never trained on, nor used for features; its pairs still
+            # count as existing cooperations when a caller excludes those.
+            coops, held = [], {}
+            for c in self.registry.all_cooperations():
+                if c.split is Split.TEST:
+                    held.setdefault(c.eu, set()).add(c.mx)
+                    held.setdefault(c.mx, set()).add(c.eu)
+                else:
+                    coops.append(c)
             if self._index is None:
                 self._open_index(orgs, version)
             else:
@@ -271,13 +280,15 @@ class Suggester:
                     grid = ctx.grid()
                     prob = self._model.score_features(grid) if grid.size else np.zeros(grid.shape[:2])
                     self._state = _State(version, ctx, grid, prob, reciprocal_scores(prob),
-                                         Explainer(ctx, self._model), _unique_names(orgs), generation=self._generation)
+                                         Explainer(ctx, self._model), _unique_names(orgs), generation=self._generation,
+                                         held=held)
                 else:
                     log.info("large registry (%d x %d pairs): scoring index candidates per query",
                              len(ctx.eu_ids), len(ctx.mx_ids))
                     sample, reference = self._reference(ctx)
                     self._state = _State(version, ctx, None, None, None, Explainer(ctx, self._model),
-                                         _unique_names(orgs), sample, reference, generation=self._generation)
+                                         _unique_names(orgs), sample, reference, generation=self._generation,
+                                         held=held)
             return self._state
 
     def _ranker_stamp(self) -> tuple[int, int, int] | None:
@@ -392,6 +403,10 @@ class Suggester:
             raise UnknownOrganisation(ref)
         side, row = state.ctx.position(org_id)
         known = state.ctx.adjacency[row] if side is Side.EU else state.ctx.adjacency[:, row]
+        held = [p for p in state.held.get(org_id, ()) if p in state.ctx]
+        if held:
+            known = known.copy()
+            known[[state.ctx.position(p)[1] for p in held]] = True
         query = state.ctx.org(side, row)
         vector = state.ctx.side_arrays(side).vectors[row]
         rows = None
