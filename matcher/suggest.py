@@ -74,7 +74,7 @@ from matcher.feedback import FeedbackRows, feedback_rows
 from matcher.profiles import Organisation, OrgType, Side, Split
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, RANKER_FILE, PairRanker, fit_ranker, load_ranker, reciprocal_scores, save_ranker
 from matcher.settings import Settings
-from matcher.taxonomy import Taxonomy, load_taxonomy
+from matcher.taxonomy import SectorReader, Taxonomy, load_taxonomy, sector_reader
 from matcher.text import normalise
 
 log = logging.getLogger("c2c.suggest")
@@ -742,21 +742,7 @@ def _org_type(value: str | OrgType) -> OrgType:
 
 
 def infer_sectors(text: str, taxonomy: Taxonomy | None = None) -> list[str]:
-    """Sector ids whose name or synonym occurs in ``text`` (whole words, either language).
-
-    Longer terms win: once "wind turbines" is matched, "turbines" (aero engines) is not.
-    A sector is dropped when a more specific sector below it was also found.
-    """
-    taxonomy = taxonomy or load_taxonomy()
-    folded = f" {normalise(text)} "
-    terms = sorted({(normalise(t), s.id) for s in taxonomy.sectors.values() for t in s.terms() if len(normalise(t)) > 2},
-                   key=lambda ts: -len(ts[0]))
-    found: list[str] = []
-    for term, sector_id in terms:
-        needle = f" {term} "
-        if needle in folded:
-            folded = folded.replace(needle, " | ")
-            if sector_id not in found:
-                found.append(sector_id)
-    kept = [s for s in found if not any(o != s and s in taxonomy.ancestors(o) for o in found)]
-    return sorted(kept)
+    """Sector ids read from free text in Spanish or English (:class:`matcher.taxonomy.SectorReader`)."""
+    if taxonomy is None or taxonomy is load_taxonomy():
+        return sector_reader().read(text)
+    return SectorReader.build(taxonomy).read(text)

@@ -324,12 +324,12 @@ def test_cli_train_and_evaluate(cli_home, capsys, tmp_path):
 # ---------------------------------------------------------------------- the real model on the shipped data
 @pytest.mark.model
 def test_basque_energy_cluster_gets_mexican_energy_partners(tmp_path):
-    from matcher.embeddings import SentenceTransformerEncoder
+    from matcher.embeddings import encoder_for
 
     settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'c2c.db'}")
     tax = load_taxonomy()
     with Registry.open(settings) as reg:  # seeds the shipped dataset
-        sg = Suggester(reg, settings, encoder=SentenceTransformerEncoder(settings.model_path))
+        sg = Suggester(reg, settings, encoder=encoder_for(settings.model_path))
         result = sg.suggest("Basque Energy Cluster", k=10)
         assert result.query.side is Side.EU and len(result.items) >= 5
         assert all(s.side is Side.MX and s.country == "MX" for s in result.items)
