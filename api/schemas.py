@@ -229,6 +229,8 @@ class QueryPublic(Public):
     id: str | None = None
     name: str
     side: Side
+    sectors: list[str] = Field(default_factory=list, description="the query's sectors; for POST /match "
+                               "without sectors, the sectors read from its name and description")
 
 
 class SuggestionsPublic(Public):
@@ -246,7 +248,8 @@ class MatchRequest(Request):
 
     name: str = Field(min_length=2, max_length=300)
     side: Side
-    sectors: list[str] = Field(min_length=1, max_length=50)
+    sectors: list[str] = Field(default_factory=list, max_length=50,
+                               description="ids, names or synonyms (EN/ES); when empty, read from the name and description")
     description: str = Field(default="", max_length=5000)
     country: str | None = Field(default=None, pattern=COUNTRY)
     type: OrgType = OrgType.CLUSTER

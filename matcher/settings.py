@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     #: Above this many EU x MX pairs the Suggester stops precomputing dense pair matrices and
     #: scores, per query, only the candidates the vector index returns.
     dense_pair_limit: int = 2_000_000
+    #: Suggest only candidates that fit the query at all (a shared top-level sector, a declared
+    #: interest or shared profile content); off, a list is filled by ranker score alone.
+    require_fit: bool = True
     #: Organisations per side in the fixed, seeded sample against which the large-registry
     #: path estimates a pair's percentile in each party's list.
     reference_sample: int = 128

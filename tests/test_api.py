@@ -306,6 +306,18 @@ def test_match_a_profile_that_is_not_stored(api: Api):
     assert api.client.get("/clusters", params={"q": "demo"}).json()["total"] == 0
 
 
+def test_match_reads_the_sectors_from_the_text_when_none_are_given(api: Api):
+    """Like ``c2c suggest --text``: no sectors in the body, the sectors are read (in Spanish here)
+    and the response says which."""
+    body = {"name": "Parque Eólico Demo", "side": "MX",
+            "description": "Operadores de parques eólicos y empresas de energía eólica en Oaxaca."}
+    response = api.client.post("/match", json=body, params={"k": 5})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["query"]["sectors"] == ["wind"]
+    assert result["items"] and result["items"][0]["id"] == "wind-coast"
+
+
 def test_match_bad_input(api: Api):
     good = {"name": "Demo", "side": "EU", "sectors": ["wind"]}
     error_of(api.client.post("/match", json={**good, "sectors": ["warp-drives"]}), 422, "unknown_sector", "sectors.0")

@@ -13,6 +13,7 @@ from api.schemas import COUNTRY, MatchRequest, SuggestionsPublic, validated
 from matcher.errors import UnknownSector
 from matcher.profiles import Organisation, OrgType, Side
 from matcher.settings import Settings
+from matcher.suggest import infer_sectors
 from matcher.taxonomy import load_taxonomy
 
 #: Id given to the transient profile of a match request; never stored.
@@ -20,9 +21,11 @@ QUERY_ID = "match-query"
 
 
 def transient_profile(body: MatchRequest) -> Organisation:
-    """The request as an :class:`Organisation`; sectors may be ids, names or synonyms (EN/ES)."""
+    """The request as an :class:`Organisation`; sectors may be ids, names or synonyms (EN/ES).
+    Without sectors they are read from the name and description, as ``c2c suggest --text`` does
+    (the response's ``query.sectors`` says which were read)."""
     taxonomy = load_taxonomy()
-    sectors: list[str] = []
+    sectors: list[str] = [] if body.sectors else infer_sectors(f"{body.name}. {body.description}", taxonomy)
     for i, term in enumerate(body.sectors):
         try:
             sector = taxonomy.resolve(term)
