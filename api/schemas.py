@@ -18,6 +18,7 @@ from matcher.errors import InvalidProfile
 from matcher.events import Break, Event, MeetingRequest
 from matcher.explain import Explanation
 from matcher.profiles import (
+    Confidence,
     Contact,
     Cooperation,
     CooperationType,
@@ -27,6 +28,8 @@ from matcher.profiles import (
     Scope,
     Side,
     Source,
+    Split,
+    Tier,
     Verdict,
 )
 from matcher.text import slugify
@@ -227,6 +230,8 @@ class QueryPublic(Public):
     id: str | None = None
     name: str
     side: Side
+    sectors: list[str] = Field(default_factory=list, description="the query's sectors; for POST /match "
+                               "without sectors, the sectors read from its name and description")
 
 
 class SuggestionsPublic(Public):
@@ -244,7 +249,8 @@ class MatchRequest(Request):
 
     name: str = Field(min_length=2, max_length=300)
     side: Side
-    sectors: list[str] = Field(min_length=1, max_length=50)
+    sectors: list[str] = Field(default_factory=list, max_length=50,
+                               description="ids, names or synonyms (EN/ES); when empty, read from the name and description")
     description: str = Field(default="", max_length=5000)
     country: str | None = Field(default=None, pattern=COUNTRY)
     type: OrgType = OrgType.CLUSTER
@@ -263,6 +269,7 @@ class CooperationCreate(Request):
     year: int | None = Field(default=None, ge=1990, le=2100)
     description: str = Field(default="", max_length=5000)
     sources: list[Source] = Field(default_factory=list, max_length=50)
+    confidence: Confidence = Confidence.HIGH
 
     def to_cooperation(self) -> Cooperation:
         data = self.model_dump()
@@ -278,6 +285,9 @@ class CooperationPublic(Public):
     year: int | None = None
     description: str = ""
     sources: list[Source] = []
+    confidence: Confidence = Confidence.HIGH
+    tier: Tier = Tier.USER
+    split: Split = Split.TRAIN
 
 
 class CooperationPage(Public):

@@ -105,11 +105,11 @@ def main() -> None:
     import sentence_transformers  # noqa: F401  (the model stack: torch, transformers)
 
     from matcher.embeddings import SentenceTransformerEncoder, profile_text
-    from matcher.settings import Settings
+    from matcher.settings import Settings, minilm_model_path
 
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    encoder = SentenceTransformerEncoder(Settings().model_path)
+    encoder = SentenceTransformerEncoder(minilm_model_path())
     model = encoder._load()  # the encoder loads its model lazily, on first use; time it here
     load_s = time.perf_counter() - t0
     print(f"model {encoder.name} (dim {encoder.dim}): import {import_s:.2f}s, load {load_s:.2f}s", flush=True)

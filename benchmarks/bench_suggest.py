@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from api.present import RenderedSuggestions  # noqa: E402
-from matcher.embeddings import SentenceTransformerEncoder  # noqa: E402
+from matcher.embeddings import encoder_for  # noqa: E402
 from matcher.profiles import Organisation, OrgType, Side  # noqa: E402
 from matcher.store.registry import Registry  # noqa: E402
 from matcher.settings import Settings  # noqa: E402
@@ -74,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(home=Path(tmp), database_url=f"sqlite:///{Path(tmp) / 'c2c.db'}")
         t0 = time.perf_counter()
-        encoder = SentenceTransformerEncoder(settings.model_path)
+        encoder = encoder_for(settings.model_path)
         model_load = time.perf_counter() - t0
         with Registry.open(settings) as registry:
             orgs = registry.all_organisations()

@@ -17,12 +17,14 @@ import yaml
 from pydantic import ValidationError
 
 from matcher.errors import InvalidProfile
-from matcher.profiles import Cooperation, Organisation, Side
+from matcher.profiles import Cooperation, CooperationScope, Organisation, PartnerProfile, Side, WiderCooperation
 from matcher.taxonomy import Taxonomy, load_taxonomy
 from matcher.text import normalise
 
 ORGANISATION_FILES = ("organisations_eu.yaml", "organisations_mx.yaml")
 COOPERATION_FILE = "cooperations.yaml"
+WIDER_ORGANISATION_FILE = "wider/organisations.yaml"
+WIDER_COOPERATION_FILE = "wider/cooperations.yaml"
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,18 @@ class Dataset:
         return {o.id: o for o in self.organisations}
 
 
+@dataclass(frozen=True)
+class WiderDataset:
+    """Cooperations of European organisations beyond EU–Mexico, and their non-registry parties."""
+
+    partners: list[PartnerProfile]
+    cooperations: list[WiderCooperation]
+
+
 def _read(name: str) -> list[dict]:
-    path = resources.files("matcher.data").joinpath(name)
+    path = resources.files("matcher.data")
+    for part in name.split("/"):
+        path = path.joinpath(part)
     if not path.is_file():
         return []
     return yaml.safe_load(path.read_text(encoding="utf-8")) or []
@@ -104,3 +116,33 @@ def load_dataset() -> Dataset:
     cooperations = [_validate(Cooperation, raw, f"{COOPERATION_FILE}[{i}]") for i, raw in enumerate(_read(COOPERATION_FILE))]
     check_consistency(organisations, cooperations)
     return Dataset(organisations, cooperations)
+
+
+@lru_cache(maxsize=1)
+def load_wider() -> WiderDataset:
+    """The wider cooperations (EU–Latin America, EU–EU, EU–other), validated against the registry's
+    European organisations and the partner profiles shipped with them."""
+    partners = [_validate(PartnerProfile, raw, f"{WIDER_ORGANISATION_FILE}[{i}]")
+                for i, raw in enumerate(_read(WIDER_ORGANISATION_FILE))]
+    cooperations = [_validate(WiderCooperation, raw, f"{WIDER_COOPERATION_FILE}[{i}]")
+                    for i, raw in enumerate(_read(WIDER_COOPERATION_FILE))]
+    registry = load_dataset().by_id()
+    partner_ids = {p.id for p in partners}
+    if len(partner_ids) != len(partners) or partner_ids & set(registry):
+        raise InvalidProfile("a wider partner id is duplicated or clashes with a registry id", "id")
+    taxonomy = load_taxonomy()
+    for p in partners:
+        for sector in p.sectors:
+            if sector not in taxonomy:
+                raise InvalidProfile(f"{p.id}: unknown sector {sector!r}", "sectors")
+    for coop in cooperations:
+        eu = registry.get(coop.eu)
+        if eu is None or eu.side is not Side.EU:
+            raise InvalidProfile(f"{coop.id}: {coop.eu!r} is not a European organisation of the registry", "eu")
+        partner = registry.get(coop.partner)
+        if coop.scope is CooperationScope.EU_EU:
+            if partner is None or partner.side is not Side.EU:
+                raise InvalidProfile(f"{coop.id}: {coop.partner!r} is not a European organisation", "partner")
+        elif coop.partner not in partner_ids:
+            raise InvalidProfile(f"{coop.id}: unknown partner {coop.partner!r}", "partner")
+    return WiderDataset(partners, cooperations)

@@ -11,6 +11,13 @@ Protocols
 ``leave-one-organisation-out``
     A newcomer: every pair of one organisation o is removed, the context and the ranker are
     rebuilt without them, and each held-out pair (o, p) is ranked from o's side and from p's.
+``external``
+    The external test part: the documented pairs whose ``split`` is ``test`` (the newest,
+    recorded in the data). One fold: the context and the ranker are built from the training
+    part only, and every test pair is ranked from both sides.
+
+The two cross-validation protocols run on the training part only: nothing in the test part is
+used for training, features, thresholds or model choice.
 
 Filtered ranking: when a query ranks its candidates, the query's other known partners (its
 training pairs, and in the newcomer protocol the other held-out partners) are removed from
@@ -53,13 +60,14 @@ from threadpoolctl import threadpool_limits
 
 from matcher.errors import InvalidProfile
 from matcher.features import FEATURE_NAMES, FeatureContext
-from matcher.profiles import Cooperation, Organisation, Side
+from matcher.profiles import Cooperation, Organisation, Side, Split
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, fit_ranker, reciprocal_scores
 from matcher.taxonomy import Taxonomy, load_taxonomy
 
 LOPO = "leave-one-pair-out"
 LOOO = "leave-one-organisation-out"
-PROTOCOLS = (LOPO, LOOO)
+EXTERNAL = "external"
+PROTOCOLS = (LOOO, EXTERNAL, LOPO)
 METRICS = ("hit@1", "hit@5", "hit@10", "mrr", "median_rank", "reciprocal_hit@10", "coverage@10")
 RANKER = "ranker"
 RANKER_ONE_WAY = "ranker (one-way)"
@@ -77,7 +85,7 @@ class RankRecord:
 
     protocol: str
     method: str
-    group: str  # bootstrap unit: the pair (LOPO) or the held-out organisation (LOOO)
+    group: str  # bootstrap unit: the pair (LOPO, external) or the held-out organisation (LOOO)
     pair: str  # "eu_id|mx_id"
     direction: str  # EU->MX or MX->EU
     query: str
@@ -281,7 +289,15 @@ def pair_key(pair: tuple[str, str]) -> str:
 
 
 def folds(protocol: str, cooperations: Sequence[Cooperation]) -> list[Fold]:
-    """The folds of a protocol; training cooperations never include a held-out pair."""
+    """The folds of a protocol; training cooperations never include a held-out pair, and never a
+    pair of the external test part."""
+    test = [c for c in cooperations if c.split is Split.TEST]
+    cooperations = [c for c in cooperations if c.split is not Split.TEST]
+    if protocol == EXTERNAL:
+        train_pairs = set(unique_pairs(cooperations))
+        held = [p for p in unique_pairs(test) if p not in train_pairs]
+        queries = [q for pair in held for q in ((pair_key(pair), pair[0], pair[1]), (pair_key(pair), pair[1], pair[0]))]
+        return [Fold(EXTERNAL, EXTERNAL, list(cooperations), held, queries)] if held else []
     if protocol == LOPO:
         out = []
         for pair in unique_pairs(cooperations):
@@ -434,7 +450,8 @@ class EvaluationResult:
         """Tables per protocol with CIs, and the paired test, as Markdown."""
         lines = ["# Evaluation", ""]
         s = self.settings
-        lines.append(f"{s.get('organisations', '?')} organisations, {s.get('pairs', '?')} documented pairs; "
+        lines.append(f"{s.get('organisations', '?')} organisations, {s.get('pairs', '?')} documented pairs "
+                     f"({s.get('test_pairs', 0)} of them the external test part); "
                      f"encoder `{s.get('encoder', '?')}`; {s.get('bootstrap', '?')} bootstrap resamples, seed {s.get('seed', '?')}. "
                      "Cells: value [95% CI]. Filtered ranking, both directions.")
         for name, res in self.protocols.items():
@@ -511,13 +528,15 @@ def run_protocol(
             known[trow] = False
             candidates = np.flatnonzero(~known)
             counterpart = ctx.ids(side.counterpart)
+            # The external part is one fold; its bootstrap unit is the pair.
+            group = key if protocol == EXTERNAL else fold.group
             for method, matrix in scores.items():
                 line = matrix[qrow] if side is Side.EU else matrix[:, qrow]
                 g, t, n = rank_of(line, candidates, trow)
-                records.append(RankRecord(protocol, method, fold.group, key,
+                records.append(RankRecord(protocol, method, group, key,
                                           EU_TO_MX if side is Side.EU else MX_TO_EU, query, target, g, t, n))
                 best = top_k(line, candidates, 10, rng)
-                covers[method].setdefault(fold.group, set()).update(counterpart[i] for i in best)
+                covers[method].setdefault(group, set()).update(counterpart[i] for i in best)
     return records, covers
 
 
@@ -563,6 +582,8 @@ def evaluate(
     population = len(organisations)
     out: dict[str, ProtocolResult] = {}
     for protocol in protocols:
+        if not folds(protocol, cooperations):
+            continue  # e.g. no external test part in this data
         # Many small matrix products: one BLAS thread is several times faster than two.
         with threadpool_limits(limits=1, user_api="blas"):
             records, covers = run_protocol(protocol, organisations, cooperations, vectors, taxonomy, selected, seed, progress)
@@ -578,10 +599,12 @@ def evaluate(
                                      [r for r in records if r.method == best], resamples, seed)
         n_folds = len(folds(protocol, cooperations))
         out[protocol] = ProtocolResult(protocol, metrics, records, comparison, n_folds,
-                                       len(unique_pairs(cooperations)), len({r.group for r in records}))
+                                       len({r.pair for r in records}), len({r.group for r in records}))
+    test_pairs = unique_pairs(c for c in cooperations if c.split is Split.TEST)
     settings = {"seed": seed, "bootstrap": resamples, "C": C, "negatives_per_positive": negatives,
                 "encoder": encoder_name, "organisations": population, "cooperations": len(cooperations),
-                "pairs": len(unique_pairs(cooperations)), "features": list(FEATURE_NAMES)}
+                "pairs": len(unique_pairs(cooperations)), "test_pairs": len(test_pairs),
+                "features": list(FEATURE_NAMES)}
     return EvaluationResult(out, settings)
 
 

@@ -167,6 +167,8 @@ class Explainer:
                 break
             if name in skip:
                 continue
+            if name in ("partner_sim_mx", "partner_sim_eu") and not self._resembling_partner(name, eu, mx, eu_vec, mx_vec):
+                continue  # a resemblance in wording only, with no shared sector, is not a reason
             high = bool(x[j] > model.mean_[j])
             out.append(FeatureReason(feature=name, text=self._sentence(name, float(x[j]), high, eu, mx, eu_vec, mx_vec),
                                      contribution=round(float(contrib[j]), 4)))
@@ -193,8 +195,19 @@ class Explainer:
                            precedent=precedent, already_cooperating=already, summary="; ".join(parts))
 
     # ------------------------------------------------------------------ wording
-    def _closest_partner(self, org_id: str, other_vec: np.ndarray, exclude: str) -> str | None:
-        """Name of the known partner of ``org_id`` most similar to ``other_vec``."""
+    def _resembling_partner(self, name: str, eu: Organisation, mx: Organisation,
+                            eu_vec: np.ndarray, mx_vec: np.ndarray) -> str | None:
+        if name == "partner_sim_mx":
+            return self._closest_partner(eu.id, mx_vec, exclude=mx.id, sectors=mx.sectors)
+        return self._closest_partner(mx.id, eu_vec, exclude=eu.id, sectors=eu.sectors)
+
+    def _closest_partner(self, org_id: str, other_vec: np.ndarray, exclude: str,
+                         sectors: list[str] | None = None) -> str | None:
+        """Name of the known partner of ``org_id`` most similar to ``other_vec``; with ``sectors``,
+        only among partners that share a sector (or a parent sector) with them, so that "resembles"
+        always means a resemblance in content."""
+        tax = self.ctx.taxonomy
+        wanted = tax.expand(sectors) if sectors is not None else None
         best, best_sim = None, -np.inf
         for c in self._coops:
             if org_id not in (c.eu, c.mx):
@@ -202,6 +215,10 @@ class Explainer:
             partner = c.mx if c.eu == org_id else c.eu
             if partner == exclude:
                 continue
+            if wanted is not None:
+                side, row = self.ctx.position(partner)
+                if not wanted & tax.expand(self.ctx.org(side, row).sectors):
+                    continue
             side, row = self.ctx.position(partner)
             sim = float(self.ctx.side_arrays(side).vectors[row] @ other_vec)
             if sim > best_sim:
@@ -217,6 +234,11 @@ class Explainer:
                              else f"the size of {o.name} is not documented")
         if name == "embedding_sim":
             return f"{'similar' if high else 'different'} profiles (text similarity {value:.2f})"
+        if name == "text_sim":
+            return f"their profiles use the same words (word overlap {value:.2f})" if high else "different wording"
+        if name == "sector_affinity":
+            return ("organisations of these industries have often cooperated across the Atlantic" if high
+                    else "organisations of these industries have rarely cooperated across the Atlantic")
         if name == "sector_jaccard":
             return f"{value:.0%} of their declared sectors are shared"
         if name == "parent_overlap":
@@ -248,11 +270,11 @@ class Explainer:
         if name == "shared_network":
             return "both belong to the same network or partnership"
         if name == "partner_sim_mx":
-            partner = self._closest_partner(eu.id, mx_vec, exclude=mx.id)
+            partner = self._closest_partner(eu.id, mx_vec, exclude=mx.id, sectors=mx.sectors)
             return f"{mx.name} resembles {partner}, a partner of {eu.name}" if partner else \
                 f"{eu.name} has no other documented partner to compare with"
         if name == "partner_sim_eu":
-            partner = self._closest_partner(mx.id, eu_vec, exclude=eu.id)
+            partner = self._closest_partner(mx.id, eu_vec, exclude=eu.id, sectors=eu.sectors)
             return f"{eu.name} resembles {partner}, a partner of {mx.name}" if partner else \
                 f"{mx.name} has no other documented partner to compare with"
         if name in ("eu_popularity", "mx_popularity"):

@@ -21,17 +21,22 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matcher.errors import InvalidProfile
 from matcher.profiles import COOPERATION_WEIGHTS, Cooperation, Organisation, OrgType, Side
 from matcher.taxonomy import Taxonomy
+from matcher.text import profile_text
 
 #: Feature names, in column order, with what each one measures.
 FEATURES: dict[str, str] = {
     "embedding_sim": "cosine similarity of the two profile embeddings",
+    "text_sim": "TF-IDF cosine similarity of the two profile texts (words and word pairs)",
     "sector_jaccard": "Jaccard overlap of the declared sectors",
     "parent_overlap": "Jaccard overlap of the sectors with all their parent sectors",
     "root_overlap": "Jaccard overlap of the top-level sectors",
+    "sector_affinity": "smoothed log-lift of the pair's top-level sectors among documented cooperations",
     "same_type": "both organisations are of the same type",
     "type_affinity": "smoothed log-lift of this pair of organisation types among cooperations",
     "eu_mexico_interest": "the European side declared an interest in Mexico",
@@ -51,14 +56,22 @@ FEATURES: dict[str, str] = {
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
 
+#: Features that describe the cooperation history of one party; an organisation that has none
+#: (a newcomer) has them at 0. Training adds copies of the training rows with these zeroed for
+#: one side (cold-start rows), so the ranker also learns to rank without history.
+HISTORY: dict[str, tuple[str, ...]] = {
+    "EU": ("partner_sim_mx", "eu_popularity"),
+    "MX": ("partner_sim_eu", "mx_popularity"),
+}
+
 #: Features that can only make a pair more likely (sign constraints for the ranker): the
 #: similarities, and a European side's declared interest in Mexico (in general and in the
 #: partner's sectors). The sources list interested clusters and cooperating clusters in
 #: different tables, so left free the interest weight comes out negative, which would steer
 #: Mexican organisations away from exactly the European clusters that look for them.
 MONOTONE_INCREASING: frozenset[str] = frozenset(
-    {"embedding_sim", "sector_jaccard", "parent_overlap", "root_overlap", "eu_mexico_interest",
-     "interest_match", "partner_sim_mx", "partner_sim_eu", "shared_network"}
+    {"embedding_sim", "text_sim", "sector_jaccard", "parent_overlap", "root_overlap", "sector_affinity",
+     "eu_mexico_interest", "interest_match", "partner_sim_mx", "partner_sim_eu", "shared_network"}
 )
 
 #: Largest block of distinct rows x distinct columns :meth:`FeatureContext.pairs` computes at once.
@@ -80,6 +93,7 @@ class OrgArrays:
     """Per-organisation attributes of one side as aligned arrays (row i = organisation i)."""
 
     vectors: np.ndarray  # (n, d) float32, L2-normalised
+    text: sparse.csr_matrix  # (n, V) L2-normalised TF-IDF rows of the profile texts
     sectors: np.ndarray  # (n, T) 0/1 declared sectors
     expanded: np.ndarray  # (n, T) sectors and their ancestors
     roots: np.ndarray  # (n, T) top-level sectors
@@ -104,6 +118,7 @@ class OrgArrays:
         taxonomy: Taxonomy,
         sector_index: Mapping[str, int],
         network_index: Mapping[str, int],
+        text: sparse.csr_matrix,
     ) -> "OrgArrays":
         n, t, k = len(orgs), len(sector_index), len(network_index)
         sectors, expanded, roots = np.zeros((n, t)), np.zeros((n, t)), np.zeros((n, t))
@@ -127,6 +142,7 @@ class OrgArrays:
         members = np.array([f.members if f.members is not None else -1 for f in facts], dtype=float)
         return cls(
             vectors=np.asarray(vectors, dtype=np.float32).reshape(n, -1),
+            text=sparse.csr_matrix(text),
             sectors=sectors,
             expanded=expanded,
             roots=roots,
@@ -176,6 +192,11 @@ class FeatureContext:
     mx: OrgArrays
     sector_ids: list[str]
     network_index: dict[str, int]
+    vectorizer: TfidfVectorizer  # fitted on every organisation's profile text (no pair information)
+    root_ids: list[str]  # top-level sectors, in the order of the sector-affinity matrices
+    root_counts: np.ndarray  # (R, R) documented pairs by (EU top-level sector, MX top-level sector)
+    eu_root_share: np.ndarray  # (R,) share of European organisations in each top-level sector
+    mx_root_share: np.ndarray  # (R,)
     adjacency: np.ndarray  # (n_eu, n_mx) bool: a documented cooperation links the pair
     weights: "PairWeights"  # [eu_rows, mx_rows] training weight of each documented pair (0 elsewhere)
     cooperations: list[Cooperation]
@@ -218,10 +239,14 @@ class FeatureContext:
         network_names = sorted({name for o in orgs for name in _networks(o)})
         network_index = {name: i for i, name in enumerate(network_names)}
         dim = matrix.shape[1] if matrix.ndim == 2 else 1
+        vectorizer = text_vectorizer()
+        texts = [profile_text(o, taxonomy) for o in orgs]
+        tfidf = vectorizer.fit_transform(texts) if orgs else sparse.csr_matrix((0, 0))
 
         def arrays(side: Side) -> OrgArrays:
             vecs = matrix[rows[side]] if rows[side] else np.zeros((0, dim), np.float32)
-            return OrgArrays.build(by_side[side], vecs, taxonomy, sector_index, network_index)
+            return OrgArrays.build(by_side[side], vecs, taxonomy, sector_index, network_index,
+                                   tfidf[rows[side]] if rows[side] else sparse.csr_matrix((0, tfidf.shape[1])))
 
         eu_ids = [o.id for o in by_side[Side.EU]]
         mx_ids = [o.id for o in by_side[Side.MX]]
@@ -243,6 +268,11 @@ class FeatureContext:
         ei, mj = np.nonzero(adjacency)
         np.add.at(type_counts, (eu.type_code[ei], mx.type_code[mj]), 1)
         share = lambda codes: np.bincount(codes, minlength=n_types) / max(len(codes), 1)  # noqa: E731
+        root_ids = [sid for sid in sector_ids if taxonomy[sid].parent is None]
+        root_cols = [sector_index[r] for r in root_ids]
+        eu_roots, mx_roots = eu.roots[:, root_cols], mx.roots[:, root_cols]
+        root_counts = eu_roots[ei].T @ mx_roots[mj] if len(ei) else np.zeros((len(root_ids), len(root_ids)))
+        root_share = lambda roots: roots.sum(0) / max(roots.shape[0], 1)  # noqa: E731
         return cls(
             taxonomy=taxonomy,
             eu_ids=eu_ids,
@@ -253,6 +283,11 @@ class FeatureContext:
             mx=mx,
             sector_ids=sector_ids,
             network_index=network_index,
+            vectorizer=vectorizer,
+            root_ids=root_ids,
+            root_counts=root_counts,
+            eu_root_share=root_share(eu_roots),
+            mx_root_share=root_share(mx_roots),
             adjacency=adjacency,
             weights=PairWeights(edge_weight, len(mx_ids)),
             cooperations=list(cooperations),
@@ -293,7 +328,9 @@ class FeatureContext:
     def arrays_for(self, org: Organisation, vector: np.ndarray) -> OrgArrays:
         """Arrays for a profile that is not (or not yet) in the context."""
         sector_index = {s: i for i, s in enumerate(self.sector_ids)}
-        return OrgArrays.build([org], np.asarray(vector, np.float32)[None, :], self.taxonomy, sector_index, self.network_index)
+        text = self.vectorizer.transform([profile_text(org, self.taxonomy)])
+        return OrgArrays.build([org], np.asarray(vector, np.float32)[None, :], self.taxonomy, sector_index,
+                               self.network_index, text)
 
     # ------------------------------------------------------------------ features
     def grid(self, eu_rows: np.ndarray | None = None, mx_rows: np.ndarray | None = None) -> np.ndarray:
@@ -353,9 +390,11 @@ class FeatureContext:
         col = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
         out[..., col["embedding_sim"]] = E.vectors @ M.vectors.T
+        out[..., col["text_sim"]] = (E.text @ M.text.T).toarray()
         out[..., col["sector_jaccard"]] = _jaccard(E.sectors, M.sectors)
         out[..., col["parent_overlap"]] = _jaccard(E.expanded, M.expanded)
         out[..., col["root_overlap"]] = _jaccard(E.roots, M.roots)
+        out[..., col["sector_affinity"]] = self._sector_affinity(E, M, edge)
         out[..., col["same_type"]] = E.type_code[:, None] == M.type_code[None, :]
 
         n_pairs = self._n_edges - edge
@@ -390,6 +429,26 @@ class FeatureContext:
         out[..., col["mx_size_known"]] = M.size_known[None, :]
         return out
 
+    def _sector_affinity(self, E: OrgArrays, M: OrgArrays, edge: np.ndarray) -> np.ndarray:
+        """[i, j] = mean smoothed log-lift of the (EU top-level sector, MX top-level sector)
+        combinations of the pair among documented cooperations, the pair's own edge left out
+        (0 when either side has no sector)."""
+        cols = [self.sector_ids.index(r) for r in self.root_ids]
+        er, mr = E.roots[:, cols], M.roots[:, cols]
+        n_pairs = float(self._n_edges)
+        expected = n_pairs * np.outer(self.eu_root_share, self.mx_root_share)
+        lift = np.log((self.root_counts + 1.0) / (expected + 1.0))
+        combos = er.sum(1)[:, None] * mr.sum(1)[None, :]
+        total = er @ lift @ mr.T
+        if edge.any():
+            # A documented pair counts once in every one of its combinations: leave it out.
+            for i, j in zip(*np.nonzero(edge)):
+                a, b = np.flatnonzero(er[i]), np.flatnonzero(mr[j])
+                counts = self.root_counts[np.ix_(a, b)] - 1.0
+                exp = (n_pairs - 1.0) * np.outer(self.eu_root_share[a], self.mx_root_share[b])
+                total[i, j] = np.log((counts + 1.0) / (exp + 1.0)).sum()
+        return np.divide(total, combos, out=np.zeros_like(total), where=combos > 0)
+
     def _partner_sim_mx(self, E: OrgArrays, M: OrgArrays, eu_rows, mx_rows, twin: int | None = None) -> np.ndarray:
         """[i, j] = max similarity of MX org j to the other MX partners of EU org i."""
         out = np.zeros((E.n, M.n))
@@ -400,7 +459,7 @@ class FeatureContext:
             adjacency, cols = self.adjacency[eu_rows], None  # (a, n_mx)
         else:
             adjacency, cols = self._sub_adjacency(eu_rows, 0)  # (a, partners)
-        sim = _partner_block(M.vectors, self.mx.vectors, cols, mx_rows, twin)
+        sim = _partner_block(M, self.mx, cols, mx_rows, twin)
         for i in range(len(eu_rows)):
             out[i] = _masked_max(sim, adjacency[i])
         return out
@@ -415,7 +474,7 @@ class FeatureContext:
             adjacency, cols = self.adjacency[:, mx_rows].T, None  # (b, n_eu)
         else:
             adjacency, cols = self._sub_adjacency(mx_rows, 1)  # (b, partners)
-        sim = _partner_block(E.vectors, self.eu.vectors, cols, eu_rows, twin)
+        sim = _partner_block(E, self.eu, cols, eu_rows, twin)
         for j in range(len(mx_rows)):
             out[:, j] = _masked_max(sim, adjacency[j])
         return out
@@ -500,23 +559,32 @@ class PairWeights:
         return float(values) if values.ndim == 0 else values
 
 
-def _partner_block(query: np.ndarray, side: np.ndarray, cols: np.ndarray | None, own_rows, twin: int | None
+def partner_similarity(a: OrgArrays, b: OrgArrays) -> np.ndarray:
+    """Similarity of organisations of one side, as the partner features read it: the cosine of
+    their (multilingual) embeddings. A blend with sector overlap was tried and ranked worse in
+    the cross-validated protocols; explanations still name a resembling partner only when it
+    shares a sector (:mod:`matcher.explain`)."""
+    return (a.vectors @ b.vectors.T).astype(float)
+
+
+def _partner_block(query: OrgArrays, side: OrgArrays, cols: np.ndarray | None, own_rows, twin: int | None
                    ) -> np.ndarray:
-    """Similarities of ``query`` rows to organisations of one side, each query's own row and the twin masked.
+    """Similarities of ``query`` rows to organisations of one side, each query's own row and the
+    twin masked.
 
     ``cols=None``: to every organisation of the side. Otherwise only to the organisations
     ``cols`` (the only ones a partner feature can use), which keeps per-query work
     independent of the registry size; ``sim[:, c]`` is then the similarity to ``cols[c]``.
     """
-    n = side.shape[0]
+    n = side.n
     if cols is None:
-        sim = (query @ side.T).astype(float)
+        sim = partner_similarity(query, side)
         if own_rows is not None:
-            sim[np.arange(query.shape[0]), own_rows] = -np.inf
+            sim[np.arange(query.n), own_rows] = -np.inf
         if twin is not None:
             sim[:, twin] = -np.inf
         return sim
-    sim = (query @ side[cols].T).astype(float)
+    sim = partner_similarity(query, _take(side, cols))
     position = np.full(n, -1)
     position[cols] = np.arange(len(cols))
     if own_rows is not None:
@@ -530,3 +598,11 @@ def _partner_block(query: np.ndarray, side: np.ndarray, cols: np.ndarray | None,
 
 def _take(arrays: OrgArrays, rows: np.ndarray) -> OrgArrays:
     return OrgArrays(**{name: getattr(arrays, name)[rows] for name in arrays.__dataclass_fields__})
+
+
+def text_vectorizer() -> TfidfVectorizer:
+    """The TF-IDF model of profile texts: accents folded, sublinear counts, words and word pairs.
+
+    Fitted on the organisations' texts only (unsupervised), so it carries no pair information.
+    """
+    return TfidfVectorizer(strip_accents="unicode", sublinear_tf=True, ngram_range=(1, 2), min_df=1)

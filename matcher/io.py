@@ -7,7 +7,8 @@ File layout (export and import are symmetric: an exported file imports back unch
   Errors name the array index: ``item 3``.
 * **CSV** — one header row, then one record per row. Profile columns: ``id, name, acronym,
   aliases, side, country, region, type, sectors, description, website, facts, contact,
-  sources``; cooperation columns: ``id, eu, mx, type, year, description, sources``.
+  sources``; cooperation columns: ``id, eu, mx, type, year, description, sources, confidence,
+  tier, split`` (the last three optional).
   List fields (``aliases``, ``sectors``) are ``;``-separated (inside an item, ``;`` is
   written ``\\;`` and a backslash ``\\\\``). ``facts``, ``contact`` and ``sources`` hold
   JSON (an object, an object and an array of ``{"document", "section"}``). Empty cells mean
@@ -63,7 +64,7 @@ PROFILE_COLUMNS = [
     "id", "name", "acronym", "aliases", "side", "country", "region", "type",
     "sectors", "description", "website", "facts", "contact", "sources",
 ]  # fmt: skip
-COOPERATION_COLUMNS = ["id", "eu", "mx", "type", "year", "description", "sources"]
+COOPERATION_COLUMNS = ["id", "eu", "mx", "type", "year", "description", "sources", "confidence", "tier", "split"]
 COLUMNS = {Kind.profiles: PROFILE_COLUMNS, Kind.cooperations: COOPERATION_COLUMNS}
 REQUIRED = {
     Kind.profiles: ["id", "name", "side", "country", "type", "sectors"],
@@ -153,7 +154,7 @@ def profile_cells(org: Organisation) -> dict[str, Any]:
         "website": org.website or "",
         "facts": _json_cell(facts),
         "contact": _json_cell(org.contact.model_dump(mode="json", exclude_none=True) if org.contact else None),
-        "sources": _json_cell([s.model_dump(mode="json") for s in org.sources]),
+        "sources": _json_cell([s.model_dump(mode="json", exclude_none=True) for s in org.sources]),
     }
 
 
@@ -166,7 +167,10 @@ def cooperation_cells(coop: Cooperation) -> dict[str, Any]:
         "type": coop.type.value,
         "year": coop.year if coop.year is not None else "",
         "description": coop.description,
-        "sources": _json_cell([s.model_dump(mode="json") for s in coop.sources]),
+        "sources": _json_cell([s.model_dump(mode="json", exclude_none=True) for s in coop.sources]),
+        "confidence": coop.confidence.value,
+        "tier": coop.tier.value,
+        "split": coop.split.value,
     }
 
 

@@ -110,6 +110,33 @@ COOPERATION_WEIGHTS: dict[CooperationType, float] = {
 }
 
 
+class Confidence(str, Enum):
+    """How directly a source documents a cooperation between the two named parties."""
+
+    HIGH = "high"  # the source reports the act between the two named organisations
+    MEDIUM = "medium"  # the act is reported, one party is named loosely
+    LOW = "low"  # indirect evidence
+
+
+class Tier(str, Enum):
+    """Where a cooperation record comes from."""
+
+    SEED = "seed"  # the five source documents of the shipped dataset
+    WEB = "web"  # public web pages (news, cluster and agency sites), curated for the dataset
+    USER = "user"  # recorded through the API or an import
+
+
+class Split(str, Enum):
+    """Which part of the evaluation a documented cooperation belongs to.
+
+    ``test`` records (the newest pairs) form the external test part: they are never used for
+    training, features, thresholds or model choice.
+    """
+
+    TRAIN = "train"
+    TEST = "test"
+
+
 class Strict(BaseModel):
     """Base model: unknown fields are errors, strings are stripped."""
 
@@ -117,13 +144,22 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where a record's facts come from: a document file and a section or table."""
+    """Where a record's facts come from.
 
-    document: str = Field(min_length=1)
-    section: str = Field(min_length=1)
+    ``document`` is a source file of the seed set or the address of a public page; ``section``
+    the section, table or page title. Web sources also name their ``publisher`` and ``date``
+    (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``).
+    """
+
+    document: str = Field(min_length=1, max_length=2000)
+    section: str = Field(min_length=1, max_length=1000)
+    publisher: str | None = Field(default=None, max_length=300)
+    date: str | None = Field(default=None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
     def __str__(self) -> str:
-        return f"{self.document}, {self.section}"
+        where = f"{self.document}, {self.section}"
+        extra = ", ".join(p for p in (self.publisher, self.date) if p)
+        return f"{where} ({extra})" if extra else where
 
 
 class Label(Strict):
@@ -209,6 +245,9 @@ class Cooperation(Strict):
     year: int | None = Field(default=None, ge=1990, le=2100)
     description: str = ""
     sources: list[Source] = Field(default_factory=list)
+    confidence: Confidence = Confidence.HIGH
+    tier: Tier = Tier.USER
+    split: Split = Split.TRAIN
 
     @field_validator("id")
     @classmethod
@@ -220,3 +259,44 @@ class Cooperation(Strict):
     @property
     def pair(self) -> tuple[str, str]:
         return (self.eu, self.mx)
+
+
+class CooperationScope(str, Enum):
+    """Where a cooperation beyond EU–Mexico reaches."""
+
+    EU_LATAM = "eu-latam"  # a European party and a Latin American one (Mexico excepted)
+    EU_EU = "eu-eu"  # two European parties
+    EU_OTHER = "eu-other"  # a European party and one from elsewhere (Canada, Japan, ...)
+
+
+class PartnerProfile(Strict):
+    """An organisation outside the registry's two sides that is party to a wider cooperation."""
+
+    id: str
+    name: str = Field(min_length=2, max_length=300)
+    aliases: list[str] = Field(default_factory=list)
+    acronym: str | None = None
+    country: str = Field(pattern="^[A-Z]{2}$")
+    region: str | None = None
+    type: OrgType
+    sectors: list[str] = Field(default_factory=list)
+    description: str = Field(default="", max_length=5000)
+    facts: Facts = Field(default_factory=Facts)
+    website: str | None = None
+    sources: list[Source] = Field(min_length=1)
+
+
+class WiderCooperation(Strict):
+    """A documented cooperation of a European organisation beyond EU–Mexico, kept apart by scope
+    so that the EU–Mexico suggestions and their evaluation stay EU–Mexico."""
+
+    id: str
+    eu: str
+    partner: str  # a European organisation (scope eu-eu) or a PartnerProfile
+    scope: CooperationScope
+    type: CooperationType
+    year: int | None = Field(default=None, ge=1990, le=2100)
+    confidence: Confidence
+    tier: Tier = Tier.WEB
+    description: str = ""
+    sources: list[Source] = Field(min_length=1)

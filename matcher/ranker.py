@@ -28,11 +28,12 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from matcher.errors import NotTrained
+from matcher.features import FEATURE_NAMES, HISTORY, monotone_constraints
 from matcher.io import write_text_atomic
 
 if TYPE_CHECKING:
-    from matcher.feedback import FeedbackRows
     from matcher.features import FeatureContext
+    from matcher.feedback import FeedbackRows
 
 RANKER_FILE = "ranker.json"
 FORMAT_VERSION = 1
@@ -40,6 +41,8 @@ FORMAT_VERSION = 1
 #: Fixed in advance, never tuned on the evaluation pairs.
 DEFAULT_C = 1.0
 DEFAULT_NEGATIVES = 30
+#: Weight of the cold-start copies of the training rows (see :func:`fit_ranker`).
+DEFAULT_COLD_START = 1.0
 
 
 class PairRanker(ClassifierMixin, BaseEstimator):
@@ -160,20 +163,41 @@ class PairRanker(ClassifierMixin, BaseEstimator):
 
 
 def fit_ranker(ctx: "FeatureContext", C: float = DEFAULT_C, negatives: int = DEFAULT_NEGATIVES, seed: int = 0,
-               grid: np.ndarray | None = None, feedback: "FeedbackRows | None" = None) -> PairRanker:
+               grid: np.ndarray | None = None, feedback: "FeedbackRows | None" = None,
+               cold_start: float = DEFAULT_COLD_START) -> PairRanker:
     """Fit a ranker on a context's documented pairs and seeded negatives (weighted by type).
 
     ``grid`` is the context's full feature grid when already computed (it is reused).
     ``feedback`` adds users' verdicts as extra rows (:func:`matcher.feedback.feedback_rows`).
-    """
-    from matcher.features import FEATURE_NAMES, monotone_constraints
 
+    Cold start: most users bring an organisation with no documented cooperation, whose
+    history features (partners it could resemble, popularity) are 0. With ``cold_start`` > 0
+    every training row is added twice more, once as if the European party had no history and
+    once as if the Mexican one had none (:data:`matcher.features.HISTORY`), weighted by
+    ``cold_start``. The ranker then cannot lean on history alone.
+    """
     e, m, y, w = ctx.training_rows(negatives, seed)
     if feedback is not None and len(feedback):
         e, m = np.concatenate([e, feedback.eu_rows]), np.concatenate([m, feedback.mx_rows])
         y, w = np.concatenate([y, feedback.labels]), np.concatenate([w, feedback.weights])
     X = ctx.pairs(e, m) if grid is None else grid[e, m]
+    X, y, w = cold_start_rows(X, y, w, cold_start)
     return PairRanker(C=C, monotone=monotone_constraints(FEATURE_NAMES)).fit(X, y, sample_weight=w)
+
+
+def cold_start_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray, weight: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training rows plus, for each side, a copy with that side's history features at 0."""
+    if weight <= 0:
+        return X, y, w
+    blocks, labels, weights = [X], [y], [w]
+    for names in HISTORY.values():
+        copy = X.copy()
+        copy[:, [FEATURE_NAMES.index(n) for n in names]] = 0.0
+        blocks.append(copy)
+        labels.append(y)
+        weights.append(w * weight)
+    return np.concatenate(blocks), np.concatenate(labels), np.concatenate(weights)
 
 
 def _projected_newton(Z: np.ndarray, sign: np.ndarray, weight: np.ndarray, C: float, lower: np.ndarray,

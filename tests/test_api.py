@@ -264,7 +264,8 @@ def test_rendered_suggestions_are_recomputed_after_a_write_elsewhere_or_a_refit(
 
 def test_partners_have_scores_and_explanations(api: Api):
     body = api.client.get("/clusters/aero-north/partners", params={"k": 3}).json()
-    assert body["query"] == {"id": "aero-north", "name": "Aero North Cluster", "side": "EU"}
+    assert body["query"] == {"id": "aero-north", "name": "Aero North Cluster", "side": "EU",
+                             "sectors": ["aerospace", "mro"]}  # the query's sectors, as POST /match reports them
     items = body["items"]
     assert 1 <= len(items) <= 3
     assert all(i["side"] == "MX" for i in items)
@@ -305,6 +306,18 @@ def test_match_a_profile_that_is_not_stored(api: Api):
     assert result["items"] and result["items"][0]["id"] == "wind-coast"
     assert all(i["side"] == "EU" for i in result["items"])
     assert api.client.get("/clusters", params={"q": "demo"}).json()["total"] == 0
+
+
+def test_match_reads_the_sectors_from_the_text_when_none_are_given(api: Api):
+    """Like ``c2c suggest --text``: no sectors in the body, the sectors are read (in Spanish here)
+    and the response says which."""
+    body = {"name": "Parque Eólico Demo", "side": "MX",
+            "description": "Operadores de parques eólicos y empresas de energía eólica en Oaxaca."}
+    response = api.client.post("/match", json=body, params={"k": 5})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["query"]["sectors"] == ["wind"]
+    assert result["items"] and result["items"][0]["id"] == "wind-coast"
 
 
 def test_match_bad_input(api: Api):

@@ -111,7 +111,7 @@ def test_real_server_answers_over_http(server):
         assert http.get("/docs").status_code == 200
         assert http.get("/clusters", params={"limit": 100}).json()["total"] == len(ORGANISATIONS)
         card = http.get("/model").json()
-        assert card["embedding_dim"] == 384 and card["ranker_training_pairs"] == len(COOPERATIONS)
+        assert card["embedding_dim"] == 512 and card["ranker_training_pairs"] == len(COOPERATIONS)  # the default USE model
 
         partners = http.get("/clusters/aero-north/partners", params={"k": 5}).json()
         assert partners["query"]["id"] == "aero-north"

@@ -6,8 +6,8 @@ from importlib import resources
 
 import pytest
 
-from matcher.dataset import COOPERATION_FILE, ORGANISATION_FILES, check_consistency, load_dataset
-from matcher.profiles import Side
+from matcher.dataset import COOPERATION_FILE, ORGANISATION_FILES, check_consistency, load_dataset, load_wider
+from matcher.profiles import CooperationScope, Side, Split, Tier
 from matcher.store.registry import Registry
 from matcher.settings import Settings
 
@@ -58,3 +58,49 @@ def test_every_name_and_alias_resolves_to_its_organisation(dataset, sqlite_url: 
             if registry.lookup(name).id != org.id
         ]
     assert wrong == []
+
+
+# --- documented cooperations: evidence, tiers and the external test split -----------------------
+
+WEB_CUTOFF_YEAR = 2022  # pairs documented from this year on form the external test part
+
+
+def test_every_cooperation_carries_its_evidence(dataset) -> None:
+    """Source, type and confidence on every record; web records also a year and a publisher."""
+    problems = []
+    for coop in dataset.cooperations:
+        if not coop.sources or coop.type is None or coop.confidence is None:
+            problems.append(f"{coop.id}: source, type or confidence missing")
+        if coop.tier is Tier.WEB:
+            if coop.year is None:
+                problems.append(f"{coop.id}: a web record needs a year")
+            if not all(s.publisher for s in coop.sources if "://" in s.document):
+                problems.append(f"{coop.id}: a web source needs its publisher")
+        if not coop.description.strip():
+            problems.append(f"{coop.id}: no description")
+    assert problems == []
+    assert {c.tier for c in dataset.cooperations} == {Tier.SEED, Tier.WEB}
+
+
+def test_the_external_test_part_is_recorded_in_the_data_by_year(dataset) -> None:
+    wrong = [c.id for c in dataset.cooperations
+             if (c.split is Split.TEST) != (c.year is not None and c.year >= WEB_CUTOFF_YEAR)]
+    assert wrong == []
+    test = [c for c in dataset.cooperations if c.split is Split.TEST]
+    assert len(test) >= 15, "the external test part needs enough pairs to say something"
+    assert all(c.tier is not Tier.SEED for c in test)
+
+
+def test_one_record_per_pair(dataset) -> None:
+    pairs = [c.pair for c in dataset.cooperations]
+    assert len(pairs) == len(set(pairs))
+
+
+def test_wider_cooperations_are_kept_apart_by_scope() -> None:
+    wider = load_wider()  # validates parties, sectors and sources
+    assert wider.cooperations
+    assert {c.scope for c in wider.cooperations} <= set(CooperationScope)
+    registry = load_dataset().by_id()
+    # No wider record sneaks an EU–Mexico pair past the EU–Mexico evaluation.
+    assert [c.id for c in wider.cooperations if registry.get(c.partner) and registry[c.partner].side is Side.MX] == []
+    assert all(p.sources and p.description for p in wider.partners)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import typer.main
@@ -46,5 +48,24 @@ def test_every_api_route_is_documented():
 
 def test_readme_set_up_commands_match_ci():
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
-    assert "pip install -q -e '.[test]'" in ci and "pytest" in ci
-    assert "pip install -e '.[test]' && python3 -m pytest" in README
+    assert "python3 -m venv" in ci, "CI must install into a fresh virtualenv"
+    assert "pip install -q -c constraints.txt -e '.[test]'" in ci and "pytest" in ci
+    assert "pip install -c constraints.txt -e '.[test]' && python3 -m pytest" in README
+    assert "pip install -c constraints.txt -e . && c2c serve" in README
+
+
+def test_constraints_pin_every_declared_dependency():
+    """The lock covers every runtime and test dependency the project declares, at one version."""
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["test"]
+    pinned = {}
+    for line in (root / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pinned[re.sub(r"[-_.]+", "-", name).lower()] = version
+    names = [re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~; ]", d, maxsplit=1)[0]).lower()
+             for d in declared]
+    missing = [n for n in names if n not in pinned]
+    assert not missing, f"declared but not locked in constraints.txt: {missing}"
+    assert pinned["torch"] == "2.13.0"

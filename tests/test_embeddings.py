@@ -19,7 +19,7 @@ from matcher.embeddings import (
     profile_text,
 )
 from matcher.errors import ModelNotFound, UnknownSector
-from matcher.settings import Settings
+from matcher.settings import Settings, minilm_model_path
 from matcher.taxonomy import load_taxonomy
 from matcher.text import normalise
 
@@ -164,7 +164,7 @@ def test_unreadable_model_folder_raises_model_not_found(tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def bundled_encoder():
-    return SentenceTransformerEncoder(Settings().model_path)
+    return SentenceTransformerEncoder(minilm_model_path())
 
 
 @pytest.mark.model
@@ -252,7 +252,7 @@ def test_bundled_model_loads_only_when_something_is_encoded():
     from matcher.embeddings import SentenceTransformerEncoder
     from matcher.settings import Settings
 
-    encoder = SentenceTransformerEncoder(Settings().model_path)
+    encoder = SentenceTransformerEncoder(minilm_model_path())
     assert encoder.dim == 384 and encoder._model is None
     vectors = encoder.encode(["wind energy cluster"])
     assert encoder._model is not None and vectors.shape == (1, 384)

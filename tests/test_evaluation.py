@@ -11,6 +11,7 @@ from matcher.errors import InvalidProfile
 from matcher.evaluation import (
     BASELINES,
     EU_TO_MX,
+    EXTERNAL,
     LOOO,
     LOPO,
     METHODS,
@@ -30,7 +31,7 @@ from matcher.evaluation import (
     scorers,
 )
 from matcher.features import FeatureContext
-from matcher.profiles import CooperationType
+from matcher.profiles import CooperationType, Split
 from matcher.taxonomy import load_taxonomy
 from tests import ranker_fixtures as fx
 
@@ -125,6 +126,22 @@ def test_newcomer_folds_hold_out_every_pair_of_the_organisation(data):
     assert len(fold.queries) == 4
 
 
+def test_the_external_test_part_is_never_trained_on(data):
+    """Pairs marked split=test are held out of every protocol's training and ranked only by the
+    external protocol, in one fold trained on the rest."""
+    orgs, coops, _, _ = data
+    test_pair = coops[0].pair
+    marked = [c.model_copy(update={"split": Split.TEST}) if c.pair == test_pair else c for c in coops]
+    (fold,) = folds(EXTERNAL, marked)
+    assert fold.heldout == [test_pair]
+    assert all(c.pair != test_pair for c in fold.train) and len(fold.train) == len(coops) - 1
+    for protocol in (LOPO, LOOO):
+        for f in folds(protocol, marked):
+            assert all(c.pair != test_pair for c in f.train)
+            assert test_pair not in f.heldout
+    assert folds(EXTERNAL, coops) == []  # no test part, no external fold
+
+
 def test_a_fold_context_has_no_trace_of_the_held_out_pair(data):
     """Features built for a fold equal those of a registry where the pair never existed."""
     orgs, coops, vectors, tax = data
@@ -200,7 +217,7 @@ def test_evaluate_reports_every_method_under_both_protocols(data, tmp_path):
     paths = result.write(tmp_path / "out")
     assert [p.name for p in paths] == ["results.json", "results.md", "ranks.csv"]
     payload = json.loads(paths[0].read_text())
-    assert set(payload["protocols"]) == {LOPO, LOOO}
+    assert set(payload["protocols"]) == {LOPO, LOOO}  # the fixture has no external test part
     assert set(payload["protocols"][LOPO]["methods"]) == set(METHODS)
     md = paths[1].read_text()
     assert all(m in md for m in METHODS) and "Wilcoxon" in md

@@ -410,8 +410,20 @@ def test_migrations_run_from_scratch_and_back(tmp_path) -> None:
     with Registry.open(Settings(database_url=url, home=tmp_path), init=False) as reg:
         reg.init(seed=False)
         with reg.store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == "0002"
         config = alembic_config()
+        with reg.store.write_engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0001")
+        with reg.store.engine.connect() as conn:
+            columns = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(cooperations)")}
+        assert "split" not in columns and "eu_id" in columns
+        with reg.store.write_engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        with reg.store.engine.connect() as conn:
+            columns = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(cooperations)")}
+        assert {"confidence", "tier", "split"} <= columns
         with reg.store.write_engine.begin() as conn:
             config.attributes["connection"] = conn
             command.downgrade(config, "base")

@@ -9,19 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.embeddings import KeywordEncoder
+from matcher.embeddings import KeywordEncoder, profile_text
 from matcher.errors import InvalidProfile, UnknownOrganisation, UnknownSector
 from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Side
 from matcher.ranker import RANKER_FILE
 from matcher.store.registry import Registry
 from matcher.settings import Settings
-from matcher.suggest import Suggester, SuggestionList, _mmr, infer_sectors
+from matcher.suggest import Suggester, SuggestionList, _mmr, fits, infer_sectors
 from matcher.taxonomy import load_taxonomy
 from tests import ranker_fixtures as fx
 
 
 def _registry(home: Path) -> Registry:
-    settings = Settings(home=home, database_url=f"sqlite:///{home / 'c2c.db'}")
+    # These tests check ranking mechanics over every candidate; the fit rule has its own test.
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'c2c.db'}", require_fit=False)
     reg = Registry.open(settings, init=False)
     reg.init(seed=False)
     reg.import_records(fx.organisations(), fx.cooperations())
@@ -324,12 +325,12 @@ def test_cli_train_and_evaluate(cli_home, capsys, tmp_path):
 # ---------------------------------------------------------------------- the real model on the shipped data
 @pytest.mark.model
 def test_basque_energy_cluster_gets_mexican_energy_partners(tmp_path):
-    from matcher.embeddings import SentenceTransformerEncoder
+    from matcher.embeddings import encoder_for
 
     settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'c2c.db'}")
     tax = load_taxonomy()
     with Registry.open(settings) as reg:  # seeds the shipped dataset
-        sg = Suggester(reg, settings, encoder=SentenceTransformerEncoder(settings.model_path))
+        sg = Suggester(reg, settings, encoder=encoder_for(settings.model_path))
         result = sg.suggest("Basque Energy Cluster", k=10)
         assert result.query.side is Side.EU and len(result.items) >= 5
         assert all(s.side is Side.MX and s.country == "MX" for s in result.items)
@@ -421,3 +422,24 @@ def test_warm_up_loads_the_model_before_any_request(tmp_path):
     suggester._current = lambda: None
     suggester.warm_up()
     assert encoder.calls == 1
+
+
+def test_a_list_runs_out_where_the_fit_runs_out(tmp_path):
+    """With the fit rule on, a candidate that shares no top-level sector, no declared interest and
+    no profile content with the query is never suggested, and the note says the list is short."""
+    reg = _registry(tmp_path)
+    try:
+        strict = Suggester(reg, reg.settings, encoder=fx.encoder(), min_probability=0.0, require_fit=True)
+        loose = Suggester(reg, reg.settings, encoder=fx.encoder(), min_probability=0.0, require_fit=False)
+        profile = fx.org("prospect-mine", Side.EU, ["mining"], "underground mining equipment and mine safety")
+        result = strict.suggest_for_profile(profile, k=6)
+        assert len(result.items) < len(loose.suggest_for_profile(profile, k=6).items)
+        assert "not padded" in (result.note or "")
+        state = strict._current()
+        for item in result.items:
+            row = state.ctx.position(item.id)[1]
+            x = state.ctx.external(profile, strict.encoder.encode([profile_text(profile, strict.taxonomy)])[0],
+                                   np.array([row]))
+            assert fits(x)[0]
+    finally:
+        reg.close()

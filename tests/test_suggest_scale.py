@@ -15,7 +15,8 @@ from tests import ranker_fixtures as fx
 
 
 def _suggesters(home: Path) -> tuple[Registry, Suggester, Suggester]:
-    settings = Settings(home=home, database_url=f"sqlite:///{home / 'c2c.db'}")
+    # These tests check ranking mechanics over every candidate; the fit rule has its own test.
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'c2c.db'}", require_fit=False)
     reg = Registry.open(settings, init=False)
     reg.init(seed=False)
     reg.import_records(fx.organisations(), fx.cooperations())

@@ -13,6 +13,7 @@ from api.present import suggestions_response
 from api.schemas import COUNTRY, MatchRequest, SuggestionsPublic
 from matcher.intake import new_organisation, resolve_sectors
 from matcher.profiles import Organisation, OrgType
+from matcher.suggest import infer_sectors
 from matcher.taxonomy import load_taxonomy
 
 #: Id given to the transient profile of a match request; never stored.
@@ -20,8 +21,12 @@ QUERY_ID = "match-query"
 
 
 def transient_profile(body: MatchRequest) -> Organisation:
-    """The request as an :class:`Organisation`; sectors may be ids, names or synonyms (EN/ES)."""
-    sectors = resolve_sectors(body.sectors, load_taxonomy())
+    """The request as an :class:`Organisation`; sectors may be ids, names or synonyms (EN/ES).
+    Without sectors they are read from the name and description, as ``c2c suggest --text`` does
+    (the response's ``query.sectors`` says which were read)."""
+    taxonomy = load_taxonomy()
+    sectors = (resolve_sectors(body.sectors, taxonomy) if body.sectors
+               else infer_sectors(f"{body.name}. {body.description}", taxonomy))
     return new_organisation(id=QUERY_ID, name=body.name, side=body.side, country=body.country, type=body.type,
                             sectors=sectors, description=body.description)
 

@@ -28,7 +28,7 @@ app.add_typer(profiles_app, name="profiles")
 app.add_typer(cooperations_app, name="cooperations")
 
 PROFILE_COLUMNS = ["id", "name", "acronym", "side", "country", "region", "type", "sectors"]
-COOPERATION_COLUMNS = ["id", "eu", "eu_name", "mx", "mx_name", "type", "year"]
+COOPERATION_COLUMNS = ["id", "eu", "eu_name", "mx", "mx_name", "type", "year", "confidence", "tier", "split", "sources"]
 
 
 class ShowFormat(str, Enum):
@@ -119,6 +119,9 @@ def _coop_rows(coops: list[Cooperation], names: dict[str, str]) -> list[dict[str
             "mx_name": names.get(c.mx, ""),
             "type": c.type.value,
             "year": c.year,
+            "confidence": c.confidence.value,
+            "tier": c.tier.value,
+            "split": c.split.value,
             "description": c.description,
             "sources": [str(s) for s in c.sources],
         }
@@ -142,7 +145,7 @@ def show(
         return
     render(_show_rows(org), Format.table, ["field", "value"], title=org.name)
     if coops:
-        render(_coop_rows(coops, others), Format.table, COOPERATION_COLUMNS + ["sources"], title="cooperations")
+        render(_coop_rows(coops, others), Format.table, COOPERATION_COLUMNS, title="cooperations")
 
 
 @app.command("import")

@@ -41,7 +41,7 @@ def organisation_values(org: Organisation) -> dict[str, Any]:
         "website": org.website,
         "facts": org.facts.model_dump(mode="json", exclude_defaults=True),
         "contact": org.contact.model_dump(mode="json") if org.contact else None,
-        "sources": [s.model_dump(mode="json") for s in org.sources],
+        "sources": [s.model_dump(mode="json", exclude_none=True) for s in org.sources],
         "search_text": normalise(" ".join(names)),
         "content_hash": record_digest(org),
     }
@@ -131,7 +131,10 @@ def cooperation_values(coop: Cooperation) -> dict[str, Any]:
         "type": coop.type.value,
         "year": coop.year,
         "description": coop.description,
-        "sources": [s.model_dump(mode="json") for s in coop.sources],
+        "sources": [s.model_dump(mode="json", exclude_none=True) for s in coop.sources],
+        "confidence": coop.confidence.value,
+        "tier": coop.tier.value,
+        "split": coop.split.value,
         "content_hash": record_digest(coop),
     }
 
@@ -146,6 +149,9 @@ def cooperation_from_row(row: CooperationRow) -> Cooperation:
             "year": row.year,
             "description": row.description,
             "sources": row.sources or [],
+            "confidence": row.confidence or "high",
+            "tier": row.tier or "user",
+            "split": row.split or "train",
         }
     )
 
