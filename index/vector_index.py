@@ -14,8 +14,6 @@ back to exact scoring of the passing rows when they are few.
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -26,12 +24,11 @@ import numpy as np
 from tqdm import tqdm
 
 from index.backends import BACKENDS, Backend, HNSWParams
-from index.columns import Columns
+from index import folder as index_folder
+from index.errors import DuplicateItem
 from index.filters import ItemMeta, SearchFilters
-from index.errors import DuplicateItem, UnknownItem, unavailable
-from index.manifest import Manifest, read_manifest, recover_folder, write_folder
-
-log = logging.getLogger("c2c.index")
+from index.items import Items
+from index.manifest import Manifest
 
 KIND_CHOICES = ("auto", *BACKENDS)
 #: Compact (rebuild) once dead rows exceed this share of all rows (and at least 64 rows).
@@ -85,13 +82,9 @@ class VectorIndex:
         index.add_many(ids, matrix, metadata, content_hashes, progress=progress)
         return index
 
-    def _reset(self, kind: str, backend: Backend | None = None) -> None:
+    def _reset(self, kind: str, backend: Backend | None = None, items: Items | None = None) -> None:
         self._backend = backend or BACKENDS[kind](self.dim, self.params)
-        self._ids: list[str | None] = []
-        self._pos: dict[str, int] = {}
-        self._hashes: list[str | None] = []
-        self._cols = Columns()
-        self._dead = 0
+        self._items = items or Items()
 
     @property
     def kind(self) -> str:
@@ -100,49 +93,48 @@ class VectorIndex:
 
     # ----------------------------------------------------------------- inspection
     def __len__(self) -> int:
-        return len(self._pos)
+        return len(self._items)
 
     @property
     def count(self) -> int:
-        return len(self._pos)
+        return len(self._items)
+
+    @property
+    def dead_rows(self) -> int:
+        """Rows of removed items still held (until the next compaction)."""
+        return self._items.dead
 
     def __contains__(self, item_id: object) -> bool:
-        return item_id in self._pos
+        return item_id in self._items
 
     @property
     def ids(self) -> list[str]:
         """Live ids in row order."""
         with self._lock:
-            return [i for i in self._ids if i is not None]
-
-    def _row(self, item_id: str) -> int:
-        try:
-            return self._pos[item_id]
-        except KeyError:
-            raise UnknownItem(item_id) from None
+            return self._items.live_ids()
 
     def vector(self, item_id: str) -> np.ndarray:
         with self._lock:
-            return self._backend.storage()[self._row(item_id)].copy()
+            return self._backend.storage()[self._items.row(item_id)].copy()
 
     def vectors(self, item_ids: Sequence[str] | None = None) -> np.ndarray:
         """Stored vectors of ``item_ids`` (default: every live id, in :attr:`ids` order)."""
         with self._lock:
             ids = self.ids if item_ids is None else list(item_ids)
-            rows = np.array([self._row(i) for i in ids], dtype=np.int64)
+            rows = np.array([self._items.row(i) for i in ids], dtype=np.int64)
             return self._backend.storage()[rows].copy() if len(rows) else np.zeros((0, self.dim), np.float32)
 
     def meta(self, item_id: str) -> ItemMeta:
         with self._lock:
-            return self._cols.get(self._row(item_id))
+            return self._items.meta(self._items.row(item_id))
 
     def content_hash(self, item_id: str) -> str | None:
         with self._lock:
-            return self._hashes[self._row(item_id)]
+            return self._items.content_hash(self._items.row(item_id))
 
     def content_hashes(self) -> dict[str, str | None]:
         with self._lock:
-            return {i: h for i, h in zip(self._ids, self._hashes) if i is not None}
+            return self._items.content_hashes()
 
     def memory_bytes(self) -> int:
         """Approximate bytes held by the FAISS index (vectors plus graph links)."""
@@ -170,7 +162,7 @@ class VectorIndex:
         with self._lock:
             seen: set[str] = set()
             for item_id in ids:
-                if item_id in self._pos or item_id in seen:
+                if item_id in self._items or item_id in seen:
                     raise DuplicateItem(f"{item_id!r} is already in the vector index")
                 seen.add(item_id)
             self._append_rows(ids, matrix, metas, hashes, progress)
@@ -184,51 +176,41 @@ class VectorIndex:
         """
         with self._lock:
             self._backend.reserve(rows)
-            self._cols.reserve(rows)
+            self._items.reserve(rows)
 
     def _append_rows(self, ids: list[str], matrix: np.ndarray, metas: list[ItemMeta | None],
                      hashes: list[str | None], progress: bool = False) -> None:
         if len(ids) > _ADD_CHUNK:
-            self.reserve(len(self._ids) + len(ids))
+            self.reserve(self._items.rows + len(ids))
         starts = range(0, len(ids), _ADD_CHUNK)
         if progress and len(ids) > _ADD_CHUNK:
             starts = tqdm(starts, desc=f"building {self.kind} index", unit="chunk")
         for start in starts:
             self._backend.add(matrix[start:start + _ADD_CHUNK])
-        first = len(self._ids)
-        self._ids.extend(ids)
-        self._hashes.extend(hashes)
-        self._pos.update((item_id, first + i) for i, item_id in enumerate(ids))
-        self._cols.append(metas)
+        self._items.append(ids, metas, hashes)
 
     def update(self, item_id: str, vector: np.ndarray | None = None, meta: ItemMeta | None = None,
                content_hash: str | None = None) -> None:
         """Change an item's vector and/or metadata; raises :class:`UnknownItem` if absent."""
         with self._lock:
-            row = self._row(item_id)
-            if vector is not None:
-                matrix = _as_matrix(vector, self.dim)
-                new_hash = content_hash if content_hash is not None else self._hashes[row]
-                new_meta = meta if meta is not None else self._cols.get(row)
-                if self._backend.overwrites_in_place:
-                    self._backend.storage()[row] = matrix[0]
-                    self._cols.set(row, new_meta)
-                    self._hashes[row] = new_hash
-                else:
-                    self._kill(row)
-                    self._append_rows([item_id], matrix, [new_meta], [new_hash])
-                    self._maybe_restructure()
+            row = self._items.row(item_id)
+            if vector is None or self._backend.overwrites_in_place:
+                if vector is not None:
+                    self._backend.storage()[row] = _as_matrix(vector, self.dim)[0]
+                self._items.set(row, meta, content_hash)
                 return
-            if meta is not None:
-                self._cols.set(row, meta)
-            if content_hash is not None:
-                self._hashes[row] = content_hash
+            matrix = _as_matrix(vector, self.dim)
+            new_hash = content_hash if content_hash is not None else self._items.content_hash(row)
+            new_meta = meta if meta is not None else self._items.meta(row)
+            self._items.kill(row)
+            self._append_rows([item_id], matrix, [new_meta], [new_hash])
+            self._maybe_restructure()
 
     def upsert(self, item_id: str, vector: np.ndarray, meta: ItemMeta | None = None,
                content_hash: str | None = None) -> None:
         """Add the item, or replace its vector and metadata if it is already in."""
         with self._lock:
-            if item_id in self._pos:
+            if item_id in self._items:
                 self.update(item_id, vector, meta, content_hash)
             else:
                 self.add(item_id, vector, meta, content_hash)
@@ -236,17 +218,8 @@ class VectorIndex:
     def remove(self, item_id: str) -> None:
         """Remove an item; raises :class:`UnknownItem` if absent."""
         with self._lock:
-            self._kill(self._row(item_id))
+            self._items.kill(self._items.row(item_id))
             self._maybe_restructure()
-
-    def _kill(self, row: int) -> None:
-        item_id = self._ids[row]
-        if item_id is not None:
-            del self._pos[item_id]
-        self._ids[row] = None
-        self._hashes[row] = None
-        self._cols.alive[row] = False
-        self._dead += 1
 
     def wanted_kind(self) -> str:
         """The kind this index should have now: HNSW above the threshold when ``auto``.
@@ -261,26 +234,19 @@ class VectorIndex:
         return "hnsw" if self.count > self.hnsw_threshold else "exact"
 
     def _maybe_restructure(self) -> None:
-        rows = len(self._ids)
-        too_dead = self._dead >= 64 and self._dead > DEAD_SHARE_LIMIT * rows
+        dead = self._items.dead
+        too_dead = dead >= 64 and dead > DEAD_SHARE_LIMIT * self._items.rows
         if too_dead or self.wanted_kind() != self.kind:
             self.compact(self.wanted_kind())
 
     def compact(self, kind: str | None = None) -> None:
         """Rebuild the FAISS index from live rows only (optionally switching kind)."""
         with self._lock:
-            live = np.flatnonzero(self._cols.alive[: self._cols.rows])
+            live = self._items.live_rows()
             matrix = self._backend.storage()[live].copy()
-            ids = [self._ids[r] for r in live]
-            hashes = [self._hashes[r] for r in live]
-            columns = self._cols.select(live)
-            self._reset(kind or self.kind)
-            if len(ids):
+            self._reset(kind or self.kind, items=self._items.select(live))
+            if len(live):
                 self._backend.add(matrix)
-            self._ids = list(ids)
-            self._hashes = hashes
-            self._pos = {item_id: row for row, item_id in enumerate(ids)}
-            self._cols = columns
 
     def set_ef_search(self, ef_search: int) -> None:
         """Change the HNSW search beam width (no effect on exact search)."""
@@ -298,17 +264,18 @@ class VectorIndex:
             raise ValueError("search takes one vector; use search_many for several")
         with self._lock:
             rows, scores = self._search_rows(query, int(k), filters)
-            return [(self._ids[r], float(s)) for r, s in zip(rows, scores)]
+            return [(self._items.row_ids[r], float(s)) for r, s in zip(rows, scores)]
 
     def search_many(self, vectors: np.ndarray, k: int = 10,
                     filters: SearchFilters | None = None) -> list[list[tuple[str, float]]]:
         """:meth:`search` for each row of ``vectors`` (one FAISS call when unfiltered)."""
         queries = _as_matrix(vectors, self.dim)
         with self._lock:
-            if (filters is None or filters.is_empty) and self._dead == 0 and 0 < k <= self.count:
+            if (filters is None or filters.is_empty) and self._items.dead == 0 and 0 < k <= self.count:
                 scores, labels = self._backend.search_all(queries, int(k))
                 if (labels >= 0).all():
-                    return [[(self._ids[r], float(s)) for r, s in zip(lr, ls)] for lr, ls in zip(labels, scores)]
+                    ids = self._items.row_ids
+                    return [[(ids[r], float(s)) for r, s in zip(lr, ls)] for lr, ls in zip(labels, scores)]
             return [self.search(q, k, filters) for q in queries]
 
     def _search_rows(self, query: np.ndarray, k: int, filters: SearchFilters | None) -> tuple[np.ndarray, np.ndarray]:
@@ -317,39 +284,20 @@ class VectorIndex:
         mask = None
         allowed = self.count
         unfiltered = filters is None or filters.is_empty
-        if not unfiltered or self._dead:
-            mask = self._cols.mask(filters)
-            if filters is not None:
-                for item_id in filters.exclude_ids:
-                    if item_id in self._pos:
-                        mask[self._pos[item_id]] = False
+        if not unfiltered or self._items.dead:
+            mask = self._items.mask(filters)
             allowed = int(mask.sum())
             if allowed == 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return self._backend.search(query, min(k, allowed), mask, allowed)
 
     # ----------------------------------------------------------------- persistence
-    def _manifest(self) -> Manifest:
-        params = {"requested_kind": self.requested_kind, "hnsw_threshold": self.hnsw_threshold, **asdict(self.params)}
-        return Manifest(kind=self.kind, model_name=self.model_name, dim=self.dim, count=self.count,
-                        params=params, data_version=self.data_version)
-
     def save(self, folder: str | Path, data_version: str | None = None) -> None:
-        """Write the index to ``folder`` all-or-nothing (see :mod:`index.manifest`)."""
+        """Write the index to ``folder`` all-or-nothing (see :mod:`index.folder`)."""
         with self._lock:
             if data_version is not None:
                 self.data_version = data_version
-            live = np.flatnonzero(self._cols.alive[: self._cols.rows])
-
-            def write_files(tmp: Path) -> None:
-                items = [{"id": self._ids[r], **self._cols.get(int(r)).to_dict(), "content_hash": self._hashes[r]}
-                         for r in live]
-                (tmp / "metadata.json").write_text(json.dumps({"items": items}, ensure_ascii=False), encoding="utf-8")
-                self._backend.save(tmp, self._ids, live)
-
-            manifest = self._manifest()
-            write_folder(Path(folder), write_files, manifest)
-            self.manifest = manifest
+            self.manifest = index_folder.save(folder, self._manifest(), self._items, self._backend)
 
     @classmethod
     def load(cls, folder: str | Path) -> "VectorIndex":
@@ -358,45 +306,16 @@ class VectorIndex:
         Raises :class:`~index.errors.IndexUnavailable` (with ``.reason``) when the folder is
         missing, incomplete, corrupt or inconsistent.
         """
-        folder = Path(folder)
-        if recover_folder(folder):
-            log.warning("restored index %s from the backup left by an interrupted save", folder)
-        manifest = read_manifest(folder, required=_required_files)
-        try:
-            return cls._from_files(folder, manifest)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise unavailable(folder, f"unreadable contents ({exc})") from None
-
-    @classmethod
-    def _from_files(cls, folder: Path, manifest: Manifest) -> "VectorIndex":
+        manifest, backend, items = index_folder.load(folder)
         params = dict(manifest.params)
-        hnsw = HNSWParams(**{k: int(params[k]) for k in ("m", "ef_construction", "ef_search") if k in params})
         index = cls(manifest.dim, manifest.model_name, kind=str(params.get("requested_kind", manifest.kind)),
-                    hnsw_threshold=int(params.get("hnsw_threshold", 50_000)), params=hnsw,
+                    hnsw_threshold=int(params.get("hnsw_threshold", 50_000)), params=backend.params,
                     data_version=manifest.data_version)
         index.manifest = manifest
-        ids_array = np.load(folder / "ids.npy", allow_pickle=False)
-        if ids_array.dtype.kind != "U" or ids_array.ndim != 1:
-            raise ValueError("ids.npy is not a 1-d array of strings")
-        raw_items = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))["items"]
-        items = {str(item["id"]): item for item in raw_items}
-        row_ids: list[str | None] = [str(i) or None for i in ids_array]
-        live_ids = [i for i in row_ids if i is not None]
-        if len(live_ids) != manifest.count or set(live_ids) != set(items) or len(set(live_ids)) != len(live_ids):
-            raise ValueError("ids, metadata and manifest count disagree")
-        index._reset(manifest.kind, BACKENDS[manifest.kind].load(folder, manifest.dim, hnsw, len(row_ids)))
-        metas = [ItemMeta.from_dict(items[i]) if i is not None else None for i in row_ids]
-        index._ids = row_ids
-        index._hashes = [items[i].get("content_hash") if i is not None else None for i in row_ids]
-        index._pos = {i: row for row, i in enumerate(row_ids) if i is not None}
-        index._cols.append(metas)
-        for row, item_id in enumerate(row_ids):
-            if item_id is None:
-                index._cols.alive[row] = False
-                index._dead += 1
+        index._reset(manifest.kind, backend, items)
         return index
 
-
-def _required_files(manifest: Manifest) -> list[str]:
-    return ["ids.npy", "metadata.json", *BACKENDS[manifest.kind].files]
-
+    def _manifest(self) -> Manifest:
+        params = {"requested_kind": self.requested_kind, "hnsw_threshold": self.hnsw_threshold, **asdict(self.params)}
+        return Manifest(kind=self.kind, model_name=self.model_name, dim=self.dim, count=self.count,
+                        params=params, data_version=self.data_version)

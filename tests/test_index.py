@@ -181,7 +181,7 @@ def test_many_removals_compact_and_stay_correct(items):
     for i in range(0, 400, 2):
         idx.remove(ids[i])
     keep = list(range(1, 400, 2))
-    assert idx._dead < 64 and len(idx) == 200 and idx.ids == [ids[i] for i in keep]
+    assert idx.dead_rows < 64 and len(idx) == 200 and idx.ids == [ids[i] for i in keep]
     for q in vectors[:5]:
         want = reference_search([ids[i] for i in keep], vectors[keep], [metas[i] for i in keep], q, 10)
         assert [i for i, _ in idx.search(q, 10)] == want
