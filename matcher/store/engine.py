@@ -11,11 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, create_engine, event, update
+from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from matcher.store.tables import MetaRow
+
+_DATA_VERSION = select(MetaRow.store_id, MetaRow.version).where(MetaRow.id == 1)
 
 
 def is_sqlite(url: str) -> bool:
@@ -70,6 +72,16 @@ class Store:
         """A session whose work is committed as one transaction, or rolled back entirely."""
         with Session(self.write_engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    def data_version(self) -> str:
+        """Identifies the current state of profiles and cooperations; changes on every such write."""
+        # A Core query on a plain connection: this runs once per request in the API, and an ORM
+        # session with identity-map loading costs several times as much.
+        with self.engine.connect() as conn:
+            row = conn.execute(_DATA_VERSION).first()
+        if row is None:
+            return "uninitialised"
+        return f"{row.store_id}:{row.version}"
 
     def bump_version(self, session: Session) -> None:
         """Advance the data version counter inside the caller's transaction."""

@@ -11,13 +11,11 @@ graph can follow too. API keys (:mod:`matcher.store.keys`) and feedback
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -33,6 +31,7 @@ from matcher.errors import (
 from matcher.profiles import Cooperation, CooperationType, Feedback, Organisation, OrgType, Side
 from matcher.settings import Settings
 from matcher.store import setup, transfer
+from matcher.store.changes import Callback, Changes
 from matcher.store.engine import Store
 from matcher.store.feedback import FeedbackStore
 from matcher.store.records import (
@@ -47,15 +46,11 @@ from matcher.store.records import (
     replace_organisation,
     unknown_organisation,
 )
-from matcher.store.tables import CooperationRow, MetaRow, OrganisationRow, utcnow
+from matcher.store.tables import CooperationRow, OrganisationRow, utcnow
 from matcher.store.values import choice, merge_patch, validate_model
 from matcher.taxonomy import Taxonomy, load_taxonomy
 from matcher.text import normalise
 
-log = logging.getLogger(__name__)
-_DATA_VERSION = select(MetaRow.store_id, MetaRow.version).where(MetaRow.id == 1)
-
-Callback = Callable[[str, str], None]
 
 
 def _progress(flag: bool | None) -> bool:
@@ -69,23 +64,20 @@ class Registry:
         self.store = store
         self.settings = settings
         self.taxonomy = taxonomy or load_taxonomy()
-        self._subscribers: list[Callback] = []
+        self.changes = Changes()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     @classmethod
     def open(cls, settings: Settings, *, init: bool = True, progress: bool | None = None) -> "Registry":
         """The registry at ``settings.database_url``; ``init`` makes sure it is migrated and seeded."""
-        try:
-            registry = cls(Store(settings.database_url), settings)
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailable(f"cannot open the store {_safe_url(settings.database_url)}: {_first_line(exc)}") from None
+        registry = cls(setup.open_store(settings.database_url), settings)
         if init:
             try:
                 registry.init(progress=progress)
             except SQLAlchemyError as exc:
                 registry.close()
-                raise StoreUnavailable(f"cannot open the store at {registry.url}: {_first_line(exc)}") from None
+                raise StoreUnavailable(f"cannot open the store at {registry.url}: {setup.first_line(exc)}") from None
             except BaseException:
                 registry.close()
                 raise
@@ -109,46 +101,19 @@ class Registry:
         """Create or migrate the schema, sync the taxonomy and seed the shipped dataset
         (:func:`matcher.store.setup.prepare`). Returns the number of organisations seeded now."""
         seeded = setup.prepare(self.store, self.taxonomy, seed, _progress(progress))
-        for org_id in seeded:
-            self._emit("created", org_id)
+        self.changes.emit("created", *seeded)
         return len(seeded)
 
     # --- events -------------------------------------------------------------------------------
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
-        """Call ``callback(event, org_id)`` after every committed organisation or cooperation write.
-
-        Returns a function that unsubscribes. A failing callback is logged, never undoes the
-        write, and does not stop the other callbacks.
-        """
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    def _emit(self, event: str, org_id: str) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(event, org_id)
-            except Exception:  # a subscriber's bug must not turn a committed write into an error
-                log.exception("registry subscriber failed on %s %s", event, org_id)
-
-    def _emit_cooperation(self, *parties: str) -> None:
-        for org_id in parties:
-            self._emit("cooperation", org_id)
+        """Call ``callback(event, org_id)`` after every committed organisation or cooperation write
+        (:meth:`matcher.store.changes.Changes.subscribe`)."""
+        return self.changes.subscribe(callback)
 
     def data_version(self) -> str:
         """Identifies the current state of profiles and cooperations; changes on every such write."""
-        # A Core query on a plain connection: this runs once per request in the API, and an ORM
-        # session with identity-map loading costs several times as much.
-        with self.store.engine.connect() as conn:
-            row = conn.execute(_DATA_VERSION).first()
-        if row is None:
-            return "uninitialised"
-        return f"{row.store_id}:{row.version}"
+        return self.store.data_version()
 
     # --- organisations: reads -----------------------------------------------------------------
 
@@ -238,7 +203,7 @@ class Registry:
                 self.store.bump_version(s)
         except IntegrityError:
             raise DuplicateOrganisation(f"an organisation with id {org.id!r} already exists") from None
-        self._emit("created", org.id)
+        self.changes.emit("created", org.id)
         return org
 
     def update(self, org_id: str, patch: dict[str, Any]) -> Organisation:
@@ -260,7 +225,7 @@ class Registry:
                 return org
             replace_organisation(s, row, org, utcnow())
             self.store.bump_version(s)
-        self._emit("updated", org_id)
+        self.changes.emit("updated", org_id)
         return org
 
     def delete(self, org_id: str) -> None:
@@ -272,7 +237,7 @@ class Registry:
             s.delete(row)
             s.flush()
             self.store.bump_version(s)
-        self._emit("deleted", org_id)
+        self.changes.emit("deleted", org_id)
 
     # --- cooperations -------------------------------------------------------------------------
 
@@ -314,7 +279,7 @@ class Registry:
                 self.store.bump_version(s)
         except IntegrityError:
             raise DuplicateCooperation(f"a cooperation with id {coop.id!r} already exists") from None
-        self._emit_cooperation(coop.eu, coop.mx)
+        self.changes.emit("cooperation", coop.eu, coop.mx)
         return coop
 
     def delete_cooperation(self, coop_id: str) -> None:
@@ -326,7 +291,7 @@ class Registry:
             s.delete(row)
             s.flush()
             self.store.bump_version(s)
-        self._emit_cooperation(*parties)
+        self.changes.emit("cooperation", *parties)
 
     # --- import / export ----------------------------------------------------------------------
 
@@ -353,12 +318,10 @@ class Registry:
 
     def _import(self, sections: list[fileio.Section], source: str, progress: bool) -> fileio.ImportReport:
         report, parties = transfer.upsert(self.store, self.taxonomy, sections, source, progress)
-        for org_id in report.profiles.created:
-            self._emit("created", org_id)
-        for org_id in report.profiles.updated:
-            self._emit("updated", org_id)
+        self.changes.emit("created", *report.profiles.created)
+        self.changes.emit("updated", *report.profiles.updated)
         for eu, mx in parties:
-            self._emit_cooperation(eu, mx)
+            self.changes.emit("cooperation", eu, mx)
         return report
 
     def export(
@@ -382,16 +345,3 @@ class Registry:
     def list_feedback(self) -> list[Feedback]:
         """Every verdict on suggestions, oldest first (the Suggester trains on them)."""
         return FeedbackStore(self.store).list()
-
-
-def _safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except SQLAlchemyError:
-        return "(unparseable URL)"
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-

@@ -15,10 +15,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from matcher.dataset import load_dataset
+from matcher.errors import StoreUnavailable
 from matcher.store.engine import Store
 from matcher.store.records import cooperation_values, insert_organisations
 from matcher.store.tables import CooperationRow, MetaRow, OrganisationRow, SectorRow, utcnow
@@ -26,6 +29,27 @@ from matcher.taxonomy import Taxonomy
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x0C2C
+
+
+def open_store(url: str) -> Store:
+    """The store at ``url``; :class:`StoreUnavailable` (password hidden) when it cannot be opened."""
+    try:
+        return Store(url)
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreUnavailable(f"cannot open the store {_safe_url(url)}: {first_line(exc)}") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error, for a one-line message."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "(unparseable URL)"
 
 
 def alembic_config() -> Config:
