@@ -207,6 +207,16 @@ def checked_organisation(session: Session, taxonomy: Taxonomy, org: Organisation
     return org.model_copy(update={"sectors": sectors, "facts": facts})
 
 
+def check_parties(session: Session, coop: Cooperation) -> None:
+    """The cooperation's EU party is a stored European organisation, its MX party a Mexican one."""
+    for field, side in (("eu", Side.EU), ("mx", Side.MX)):
+        party = session.get(OrganisationRow, getattr(coop, field))
+        if party is None:
+            raise InvalidProfile(f"unknown organisation {getattr(coop, field)!r}", field)
+        if party.side != side.value:
+            raise InvalidProfile(f"{party.id} is on the {party.side} side, not {side.value}", field)
+
+
 def sector_ids(taxonomy: Taxonomy, terms: list[str], field: str) -> list[str]:
     """Taxonomy ids of sector ``terms`` (ids, names or synonyms), each once."""
     out: list[str] = []

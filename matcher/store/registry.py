@@ -35,6 +35,7 @@ from matcher.store.changes import Callback, Changes
 from matcher.store.engine import Store
 from matcher.store.feedback import FeedbackStore
 from matcher.store.records import (
+    check_parties,
     checked_organisation,
     cooperation_from_row,
     cooperation_values,
@@ -267,12 +268,7 @@ class Registry:
             with self.store.write() as s:
                 if s.get(CooperationRow, coop.id) is not None:
                     raise DuplicateCooperation(f"a cooperation with id {coop.id!r} already exists")
-                for field, side in (("eu", Side.EU), ("mx", Side.MX)):
-                    party = s.get(OrganisationRow, getattr(coop, field))
-                    if party is None:
-                        raise InvalidProfile(f"unknown organisation {getattr(coop, field)!r}", field)
-                    if party.side != side.value:
-                        raise InvalidProfile(f"{party.id} is on the {party.side} side, not {side.value}", field)
+                check_parties(s, coop)
                 now = utcnow()
                 s.add(CooperationRow(**cooperation_values(coop), created_at=now, updated_at=now))
                 s.flush()
