@@ -43,8 +43,8 @@ TOP_FEATURES = 3
 
 #: Features that describe only one side of the pair (left out when that side is asking).
 QUERY_ONLY: dict[Side, tuple[str, ...]] = {
-    Side.EU: ("eu_mexico_interest", "eu_popularity", "eu_size", "eu_size_known"),
-    Side.MX: ("mx_popularity", "mx_size", "mx_size_known"),
+    Side.EU: ("eu_mexico_interest", "eu_size", "eu_size_known"),
+    Side.MX: ("mx_size", "mx_size_known"),
 }
 
 
@@ -154,7 +154,7 @@ class Explainer:
         """The features with the largest positive contribution, as sentences.
 
         With ``query_side``, features describing only the asking organisation (its size, its
-        popularity, its declared interest) are left out: they are the same for every candidate
+        declared interest) are left out: they are the same for every candidate
         and so say nothing about why this one was chosen.
         """
         model = self.model
@@ -277,10 +277,6 @@ class Explainer:
             partner = self._closest_partner(mx.id, eu_vec, exclude=eu.id, sectors=eu.sectors)
             return f"{eu.name} resembles {partner}, a partner of {mx.name}" if partner else \
                 f"{mx.name} has no other documented partner to compare with"
-        if name in ("eu_popularity", "mx_popularity"):
-            org, where = (eu, "in Mexico") if name == "eu_popularity" else (mx, "with Europe")
-            return f"{org.name} already has documented cooperations {where}" if high else \
-                f"{org.name} has few or no documented cooperations {where} yet"
         if name in ("eu_size", "eu_size_known"):
             return members(eu)
         if name in ("mx_size", "mx_size_known"):

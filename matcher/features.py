@@ -47,8 +47,6 @@ FEATURES: dict[str, str] = {
     "shared_network": "both belong to the same network or strategic partnership",
     "partner_sim_mx": "similarity of the Mexican side to the European side's known partners",
     "partner_sim_eu": "similarity of the European side to the Mexican side's known partners",
-    "eu_popularity": "log of the European side's number of cooperations",
-    "mx_popularity": "log of the Mexican side's number of cooperations",
     "eu_size": "log of the European side's member count (0 when unknown)",
     "mx_size": "log of the Mexican side's member count (0 when unknown)",
     "eu_size_known": "the European side's member count is known",
@@ -60,9 +58,12 @@ FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
 #: (a newcomer) has them at 0. Training adds copies of the training rows with these zeroed for
 #: one side (cold-start rows), so the ranker also learns to rank without history.
 HISTORY: dict[str, tuple[str, ...]] = {
-    "EU": ("partner_sim_mx", "eu_popularity"),
-    "MX": ("partner_sim_eu", "mx_popularity"),
+    "EU": ("partner_sim_mx",),
+    "MX": ("partner_sim_eu",),
 }
+#: Popularity (how many cooperations an organisation already has) is not a feature: it says
+#: nothing about a newcomer, made a few well-documented clusters fill most lists, and ranked
+#: worse in the newcomer protocol. It stays a baseline of the evaluation.
 
 #: Features that can only make a pair more likely (sign constraints for the ranker): the
 #: similarities, and a European side's declared interest in Mexico (in general and in the
@@ -417,11 +418,6 @@ class FeatureContext:
 
         out[..., col["partner_sim_mx"]] = self._partner_sim_mx(E, M, eu_rows, mx_rows, twin_mx)
         out[..., col["partner_sim_eu"]] = self._partner_sim_eu(E, M, eu_rows, mx_rows, twin_eu)
-
-        deg_e = self._deg_eu[eu_rows][:, None] if eu_rows is not None else np.zeros((a, 1))
-        deg_m = self._deg_mx[mx_rows][None, :] if mx_rows is not None else np.zeros((1, b))
-        out[..., col["eu_popularity"]] = np.log1p(deg_e - edge)
-        out[..., col["mx_popularity"]] = np.log1p(deg_m - edge)
 
         out[..., col["eu_size"]] = E.size[:, None]
         out[..., col["mx_size"]] = M.size[None, :]

@@ -40,7 +40,7 @@ FORMAT_VERSION = 1
 
 #: Fixed in advance, never tuned on the evaluation pairs.
 DEFAULT_C = 1.0
-DEFAULT_NEGATIVES = 30
+DEFAULT_NEGATIVES = 200
 #: Weight of the cold-start copies of the training rows (see :func:`fit_ranker`).
 DEFAULT_COLD_START = 1.0
 
@@ -171,7 +171,7 @@ def fit_ranker(ctx: "FeatureContext", C: float = DEFAULT_C, negatives: int = DEF
     ``feedback`` adds users' verdicts as extra rows (:func:`matcher.feedback.feedback_rows`).
 
     Cold start: most users bring an organisation with no documented cooperation, whose
-    history features (partners it could resemble, popularity) are 0. With ``cold_start`` > 0
+    history features (the partners it could resemble) are 0. With ``cold_start`` > 0
     every training row is added twice more, once as if the European party had no history and
     once as if the Mexican one had none (:data:`matcher.features.HISTORY`), weighted by
     ``cold_start``. The ranker then cannot lean on history alone.

@@ -265,7 +265,7 @@ def test_rendered_suggestions_are_recomputed_after_a_write_elsewhere_or_a_refit(
 def test_partners_have_scores_and_explanations(api: Api):
     body = api.client.get("/clusters/aero-north/partners", params={"k": 3}).json()
     assert body["query"] == {"id": "aero-north", "name": "Aero North Cluster", "side": "EU",
-                             "sectors": ["aerospace", "mro"]}  # the query's sectors, as POST /match reports them
+                             "sectors": ["aerospace", "mro"]}
     items = body["items"]
     assert 1 <= len(items) <= 3
     assert all(i["side"] == "MX" for i in items)

@@ -115,10 +115,17 @@ def test_graph_proximity_uses_other_partners_only(ctx, orgs, vectors):
     assert feat(ctx, "eu-soft", "mx-food", "partner_sim_eu") == 0.0
 
 
-def test_popularity_leaves_the_pairs_own_edge_out(ctx):
-    assert feat(ctx, "eu-aero", "mx-aero", "eu_popularity") == pytest.approx(math.log1p(1))
-    assert feat(ctx, "eu-aero", "mx-food", "eu_popularity") == pytest.approx(math.log1p(2))
-    assert feat(ctx, "eu-soft", "mx-aero-school", "mx_popularity") == pytest.approx(math.log1p(2))
+def test_sector_affinity_leaves_the_pairs_own_edge_out(ctx):
+    """A documented pair's sector affinity is what it would be without that pair."""
+    pair = feat(ctx, "eu-aero", "mx-aero", "sector_affinity")
+    twin = next(c for c in ctx.cooperations if c.pair == ("eu-aero", "mx-aero"))
+    without = FeatureContext.build([*ctx.eu_orgs, *ctx.mx_orgs], [c for c in ctx.cooperations if c is not twin],
+                                   np.concatenate([ctx.eu.vectors, ctx.mx.vectors]), ctx.taxonomy)
+    assert pair == pytest.approx(feat(without, "eu-aero", "mx-aero", "sector_affinity"))
+
+
+def test_popularity_is_not_a_feature():
+    assert not any("popularity" in name for name in FEATURE_NAMES)
 
 
 def test_documented_pairs_look_exactly_as_if_undocumented(orgs, vectors, ctx):
@@ -153,7 +160,7 @@ def test_an_edited_copy_of_a_registered_profile_does_not_resemble_itself(ctx, or
     # as a newcomer it has no partners, and among mx-aero-school's partners only eu-aero counts
     expected = float(vec(orgs, vectors, "eu-mro") @ vec(orgs, vectors, "eu-aero"))
     assert row[school, COL["partner_sim_eu"]] == pytest.approx(expected, abs=1e-6)
-    assert row[school, COL["eu_popularity"]] == 0.0 and row[:, COL["partner_sim_mx"]].max() == 0.0
+    assert row[:, COL["partner_sim_mx"]].max() == 0.0
 
 
 def test_training_rows_are_seeded_cross_side_non_pairs(ctx):

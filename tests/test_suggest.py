@@ -271,6 +271,9 @@ def cli_home(tmp_path, monkeypatch):
     reg.close()
     monkeypatch.setenv("C2C_HOME", str(tmp_path))
     monkeypatch.setenv("C2C_DATABASE_URL", f"sqlite:///{tmp_path / 'c2c.db'}")
+    # The command's plumbing is under test here, not where the ranker draws its line.
+    monkeypatch.setenv("C2C_MIN_PROBABILITY", "0")
+    monkeypatch.setenv("C2C_REQUIRE_FIT", "false")
     monkeypatch.setattr("matcher.suggest.get_encoder", lambda settings=None: fx.encoder())
     monkeypatch.setattr("matcher.embeddings.get_encoder", lambda settings=None: fx.encoder())
     return tmp_path

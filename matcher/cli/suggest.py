@@ -24,7 +24,7 @@ from matcher.settings import load_settings
 from matcher.taxonomy import load_taxonomy
 from matcher.text import slugify
 
-SUGGEST_COLUMNS = ["rank", "name", "country", "score", "why"]
+SUGGEST_COLUMNS = ["rank", "name", "country", "probability", "why"]
 
 
 class SuggestFormat(str, Enum):
@@ -87,7 +87,7 @@ def suggest_command(
     if fmt is SuggestFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
-    rows = [{"rank": s.rank, "name": s.name, "country": s.country, "score": f"{s.score:.3f}",
+    rows = [{"rank": s.rank, "name": s.name, "country": s.country, "probability": f"{s.probability:.3f}",
              "why": s.explanation.summary} for s in result.items]
     title = f"Suggestions for {result.query.name} ({result.query.side.value})"
     if rows:
