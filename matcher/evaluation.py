@@ -35,8 +35,9 @@ fewer distinct queries, so the coverage interval is shifted by the bootstrap's b
 ranker is compared with the best baseline (by MRR) with a paired bootstrap and a Wilcoxon
 signed-rank test on the per-pair reciprocal ranks.
 
-Methods, all under the same protocol and filtering: ``ranker`` (the served reciprocal score),
-``ranker (one-way)`` (the pair probability alone, an ablation), and the baselines
+Methods, all under the same protocol and filtering: ``ranker`` (the served pair probability),
+``ranker (reciprocal)`` (the geometric mean of the pair's percentile in both sides' lists, an
+ablation: it ranked the true partner lower in every protocol), and the baselines
 ``random``, ``popularity`` (candidate's number of training cooperations), ``sector overlap``
 (Jaccard of the sectors with their parent sectors), ``tf-idf`` (cosine of TF-IDF vectors of
 the profile texts) and ``embedding`` (cosine of the profile embeddings).
@@ -59,7 +60,7 @@ from scipy.stats import wilcoxon
 from threadpoolctl import threadpool_limits
 
 from matcher.errors import InvalidProfile
-from matcher.features import FEATURE_NAMES, FeatureContext
+from matcher.features import FEATURE_NAMES, FeatureContext, fits
 from matcher.profiles import Cooperation, Organisation, Side, Split
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, fit_ranker, reciprocal_scores
 from matcher.taxonomy import Taxonomy, load_taxonomy
@@ -70,9 +71,9 @@ EXTERNAL = "external"
 PROTOCOLS = (LOOO, EXTERNAL, LOPO)
 METRICS = ("hit@1", "hit@5", "hit@10", "mrr", "median_rank", "reciprocal_hit@10", "coverage@10")
 RANKER = "ranker"
-RANKER_ONE_WAY = "ranker (one-way)"
+RANKER_RECIPROCAL = "ranker (reciprocal)"
 BASELINES = ("random", "popularity", "sector overlap", "tf-idf", "embedding")
-METHODS = (RANKER, RANKER_ONE_WAY, *BASELINES)
+METHODS = (RANKER, RANKER_RECIPROCAL, *BASELINES)
 EU_TO_MX = "EU->MX"
 MX_TO_EU = "MX->EU"
 
@@ -378,14 +379,73 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
         return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
     return {
-        RANKER: lambda ctx: reciprocal_scores(ranker_probabilities(ctx)),
-        RANKER_ONE_WAY: ranker_probabilities,
+        RANKER: ranker_probabilities,
+        RANKER_RECIPROCAL: lambda ctx: reciprocal_scores(ranker_probabilities(ctx)),
         "random": lambda ctx: np.zeros((len(ctx.eu_ids), len(ctx.mx_ids))),
         "popularity": popularity,
         "sector overlap": once("sector overlap", sector_overlap),
         "tf-idf": once("tf-idf", tfidf_scores),
         "embedding": once("embedding", lambda ctx: (ctx.eu.vectors @ ctx.mx.vectors.T).astype(np.float64)),
     }
+
+
+# ---------------------------------------------------------------------- popularity bias
+#: An organisation in more than this share of the other side's top-10 lists is over-suggested,
+#: unless it shares a top-level sector with every query whose list it is in.
+OVER_SUGGESTED_SHARE = 0.20
+
+
+@dataclass
+class PopularityBias:
+    """How the served ranker's top-10 lists spread over the registry (fitted on the training part,
+    every registered organisation of both sides asking, documented partners left out, the fit
+    rule applied as in the served lists)."""
+
+    queries: int
+    items: int
+    unrelated_share: float  # share of suggested items that share no top-level sector with their query
+    max_share: float  # the largest share of the other side's lists one organisation appears in
+    max_share_org: str
+    over_suggested: list[dict]  # organisations above OVER_SUGGESTED_SHARE, with their share
+    over_suggested_unrelated: int  # of those, how many appear for a query they share no sector with
+
+    def format(self) -> str:
+        return (f"{self.queries} queries, {self.items} suggested items; {self.unrelated_share:.1%} of the items share no "
+                f"top-level sector with their query; the most suggested organisation ({self.max_share_org}) is in "
+                f"{self.max_share:.1%} of the other side's lists; {len(self.over_suggested)} organisation(s) above "
+                f"{OVER_SUGGESTED_SHARE:.0%}, {self.over_suggested_unrelated} of them also for queries they share no sector with.")
+
+
+def popularity_bias(ctx: FeatureContext, prob: np.ndarray, grid: np.ndarray, k: int = 10) -> PopularityBias:
+    """Top-``k`` lists of every organisation of both sides under the pair probabilities ``prob``."""
+    fit = fits(grid)
+    roots = (ctx.eu.roots @ ctx.mx.roots.T) > 0  # (n_eu, n_mx) a shared top-level sector
+    counts: dict[str, int] = {}
+    unrelated_by_org: dict[str, int] = {}
+    queries = items = unrelated = 0
+    for side in (Side.EU, Side.MX):
+        n_query = len(ctx.ids(side))
+        for q in range(n_query):
+            line = prob[q] if side is Side.EU else prob[:, q]
+            known = ctx.adjacency[q] if side is Side.EU else ctx.adjacency[:, q]
+            ok = (fit[q] if side is Side.EU else fit[:, q]) & ~known
+            shared = roots[q] if side is Side.EU else roots[:, q]
+            cand = np.flatnonzero(ok)
+            top = cand[np.argsort(-line[cand], kind="stable")[:k]]
+            queries += 1
+            items += len(top)
+            for j in top:
+                oid = ctx.ids(side.counterpart)[j]
+                counts[oid] = counts.get(oid, 0) + 1
+                if not shared[j]:
+                    unrelated += 1
+                    unrelated_by_org[oid] = unrelated_by_org.get(oid, 0) + 1
+    share = {oid: c / len(ctx.ids(Side.MX if oid in set(ctx.eu_ids) else Side.EU)) for oid, c in counts.items()}
+    over = sorted(((oid, v) for oid, v in share.items() if v > OVER_SUGGESTED_SHARE), key=lambda t: -t[1])
+    top_org = max(share, key=share.get) if share else ""
+    return PopularityBias(queries, items, unrelated / items if items else 0.0, share.get(top_org, 0.0), top_org,
+                          [{"id": oid, "share": round(v, 3)} for oid, v in over],
+                          sum(1 for oid, _ in over if unrelated_by_org.get(oid)))
 
 
 # ---------------------------------------------------------------------- results
@@ -418,6 +478,7 @@ class EvaluationResult:
 
     protocols: dict[str, ProtocolResult]
     settings: dict = field(default_factory=dict)
+    bias: PopularityBias | None = None
 
     def ranks_frame(self) -> pd.DataFrame:
         """Every rank record of every protocol and method (the per-pair ranks CSV)."""
@@ -441,6 +502,7 @@ class EvaluationResult:
                 }
                 for name, res in self.protocols.items()
             },
+            "popularity_bias": asdict(self.bias) if self.bias else None,
         }
 
     def to_json(self) -> str:
@@ -466,6 +528,10 @@ class EvaluationResult:
                 lines += ["", f"{c.method} vs {c.baseline} (best baseline by MRR): mean difference in reciprocal rank "
                           f"{c.mean_difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}] over {c.groups} groups; "
                           f"paired bootstrap p = {c.bootstrap_p:.4f}, Wilcoxon signed-rank p = {c.wilcoxon_p:.4g}."]
+        if self.bias is not None:
+            lines += ["", "## popularity bias (served ranker, trained on the training part)", "", self.bias.format()]
+            if self.bias.over_suggested:
+                lines.append("Above the line: " + ", ".join(f"{o['id']} ({o['share']:.0%})" for o in self.bias.over_suggested) + ".")
         return "\n".join(lines) + "\n"
 
     def write(self, directory: Path | str) -> list[Path]:
@@ -600,12 +666,20 @@ def evaluate(
         n_folds = len(folds(protocol, cooperations))
         out[protocol] = ProtocolResult(protocol, metrics, records, comparison, n_folds,
                                        len({r.pair for r in records}), len({r.group for r in records}))
+    bias = None
+    if RANKER in chosen:
+        train = [c for c in cooperations if c.split is not Split.TEST]
+        ctx = FeatureContext.build(organisations, train, vectors, taxonomy)
+        if ctx.adjacency.any():
+            grid = ctx.grid()
+            model = fit_ranker(ctx, C=C, negatives=negatives, seed=seed, grid=grid)
+            bias = popularity_bias(ctx, model.score_features(grid), grid)
     test_pairs = unique_pairs(c for c in cooperations if c.split is Split.TEST)
     settings = {"seed": seed, "bootstrap": resamples, "C": C, "negatives_per_positive": negatives,
                 "encoder": encoder_name, "organisations": population, "cooperations": len(cooperations),
                 "pairs": len(unique_pairs(cooperations)), "test_pairs": len(test_pairs),
                 "features": list(FEATURE_NAMES)}
-    return EvaluationResult(out, settings)
+    return EvaluationResult(out, settings, bias)
 
 
 def evaluate_dataset(encoder=None, dataset=None, **kwargs) -> EvaluationResult:

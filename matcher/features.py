@@ -602,3 +602,17 @@ def text_vectorizer() -> TfidfVectorizer:
     Fitted on the organisations' texts only (unsupervised), so it carries no pair information.
     """
     return TfidfVectorizer(strip_accents="unicode", sublinear_tf=True, ngram_range=(1, 2), min_df=1)
+
+
+#: A candidate is suggested only when it fits the query in at least one of these ways.
+TEXT_FIT = 0.10  # TF-IDF cosine of the two profile texts
+
+
+def fits(features: np.ndarray) -> np.ndarray:
+    """Which pairs (rows of pair features) fit at all: they share a top-level sector, the European
+    side declared an interest in the Mexican side's sectors, or their profile texts share
+    content (TF-IDF cosine at least :data:`TEXT_FIT`). Nothing else is suggested, however the
+    ranker scores it, so a list runs out instead of filling up with unrelated organisations."""
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    f = np.asarray(features)
+    return (f[..., col["root_overlap"]] > 0) | (f[..., col["interest_match"]] > 0) | (f[..., col["text_sim"]] >= TEXT_FIT)

@@ -75,7 +75,7 @@ from threadpoolctl import threadpool_limits
 from matcher.embeddings import CachedEncoder, Encoder, get_encoder, profile_text
 from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation
 from matcher.explain import Explainer, Explanation
-from matcher.features import FEATURE_NAMES, FEATURES, FeatureContext
+from matcher.features import FEATURE_NAMES, FEATURES, FeatureContext, fits
 from matcher.feedback import FeedbackRows, feedback_rows
 from matcher.profiles import Organisation, OrgType, Side, Split
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, RANKER_FILE, PairRanker, fit_ranker, load_ranker, reciprocal_scores, save_ranker
@@ -736,20 +736,6 @@ def _mmr(order: np.ndarray, relevance: np.ndarray, vectors: np.ndarray, k: int) 
         chosen.append(best)
         left.remove(best)
     return np.concatenate([order[chosen], order[left]])
-
-
-#: A candidate is suggested only when it fits the query in at least one of these ways.
-TEXT_FIT = 0.10  # TF-IDF cosine of the two profile texts
-
-
-def fits(features: np.ndarray) -> np.ndarray:
-    """Which pairs (rows of pair features) fit at all: they share a top-level sector, the European
-    side declared an interest in the Mexican side's sectors, or their profile texts share
-    content (TF-IDF cosine at least :data:`TEXT_FIT`). Nothing else is suggested, however the
-    ranker scores it, so a list runs out instead of filling up with unrelated organisations."""
-    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
-    f = np.asarray(features)
-    return (f[..., col["root_overlap"]] > 0) | (f[..., col["interest_match"]] > 0) | (f[..., col["text_sim"]] >= TEXT_FIT)
 
 
 def _listify(value) -> list[str] | None:

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from matcher.dataset import load_dataset
+from matcher.taxonomy import load_taxonomy, sector_reader
 from matcher.text import normalise
 
 
@@ -64,3 +65,39 @@ def test_no_profile_text_names_its_documented_counterpart():
 ])
 def test_mention_matching_respects_word_boundaries(text, name, expected):
     assert _mentions(text, name) is expected
+
+
+def test_no_profile_takes_its_sectors_from_a_cooperation():
+    """An organisation's sectors are its own: a sector it shares with a documented partner must be
+    read from its own name, aliases, description or specialities (the sector itself, one below
+    it, or a sibling under the same parent). The Basque Energy Cluster once carried solar, wind
+    and smart grids, the topics of its Mexican cooperations, which this catches."""
+    data = load_dataset()
+    orgs = data.by_id()
+    taxonomy = load_taxonomy()
+    reader = sector_reader()
+    partners: dict[str, set[str]] = {}
+    for coop in data.cooperations:
+        partners.setdefault(coop.eu, set()).add(coop.mx)
+        partners.setdefault(coop.mx, set()).add(coop.eu)
+    copied = []
+    for org_id, their in partners.items():
+        org = orgs[org_id]
+        read = reader.read(" ".join([org.name, *org.aliases, org.description, *org.facts.specialities]), main_only=False)
+        supported = taxonomy.expand(read) | {s for r in read for s in taxonomy.sectors
+                                             if taxonomy[r].parent and taxonomy[s].parent == taxonomy[r].parent}
+        partner_sectors = set().union(*(taxonomy.expand(orgs[p].sectors) for p in their))
+        for sector in org.sectors:
+            if sector in partner_sectors and sector not in supported and not taxonomy.descendants(sector) & supported:
+                copied.append(f"{org_id}: {sector} is a partner's sector its own profile does not state")
+    assert copied == []
+
+
+def test_the_sector_check_catches_a_copied_sector():
+    """The check above is not vacuous: a profile given its partner's sector is caught."""
+    taxonomy = load_taxonomy()
+    reader = sector_reader()
+    text = "Non-profit cluster that helps energy companies of the Basque Country compete internationally."
+    read = reader.read(text, main_only=False)
+    assert "energy" in taxonomy.expand(read)
+    assert "solar" not in taxonomy.expand(read) and not taxonomy.descendants("solar") & taxonomy.expand(read)

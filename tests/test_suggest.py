@@ -15,7 +15,8 @@ from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType
 from matcher.ranker import RANKER_FILE
 from matcher.store.registry import Registry
 from matcher.settings import Settings
-from matcher.suggest import Suggester, SuggestionList, _mmr, fits, infer_sectors
+from matcher.features import fits
+from matcher.suggest import Suggester, SuggestionList, _mmr, infer_sectors
 from matcher.taxonomy import load_taxonomy
 from tests import ranker_fixtures as fx
 
