@@ -16,7 +16,7 @@ import yaml
 
 from matcher.embeddings import encoder_for
 from matcher.profiles import Organisation
-from matcher.registry import Registry
+from matcher.store.registry import Registry
 from matcher.settings import Settings
 from matcher.suggest import Suggester, infer_sectors
 from matcher.taxonomy import load_taxonomy
