@@ -3,7 +3,8 @@
 The routers are defined once, at import, so these bounds cannot be part of their parameter
 declarations; dependencies enforce them per app instead, with the same 422 a declared bound
 gives, and :func:`document_bounds` writes them into the app's OpenAPI schema as the
-parameters' maxima and defaults.
+parameters' maxima and defaults. Routes list them after the caller's dependency, so a
+missing key is still reported before a bound (dependencies run in the order declared).
 """
 
 from __future__ import annotations

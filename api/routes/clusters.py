@@ -73,10 +73,10 @@ def delete_cluster(id: Id, caller: Writer, registry: RegistryDep) -> Response:
 @router.get("/{id}/partners", response_model=SuggestionsPublic, summary="Partner suggestions for a profile")
 def partners(
     id: Id,
-    k: TopK,
     caller: Reader,
     suggester: SuggesterDep,
     rendered: RenderedDep,
+    k: TopK,
     sector: Sector = None,
     country: Country = None,
     type: OrgType | None = None,

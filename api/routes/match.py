@@ -37,9 +37,9 @@ router = APIRouter(tags=["suggestions"])
 @router.post("/match", response_model=SuggestionsPublic, summary="Suggestions for a profile that is not stored")
 def match(
     body: MatchRequest,
-    k: TopK,
     caller: Reader,
     suggester: SuggesterDep,
+    k: TopK,
     sector: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     country: Annotated[str | None, Query(pattern=COUNTRY)] = None,
     type: OrgType | None = None,
