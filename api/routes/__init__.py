@@ -1,5 +1,5 @@
-"""The API's routes, one module per resource; each exposes ``build(settings) -> APIRouter``.
+"""The API's routes, one module per resource; each defines a module-level ``router``.
 
-Routers are built per app so that limits from the settings (page size, k) appear in the
-OpenAPI schema as the parameters' maxima.
+Limits that come from the settings (page size, k) are enforced by dependencies and written
+into each app's OpenAPI schema (:mod:`api.params`).
 """
