@@ -99,6 +99,8 @@ class Explainer:
         coops = [c for c in ctx.cooperations if c.eu in ctx and c.mx in ctx]
         self._coops = coops
         self._pairs = {c.pair for c in coops}
+        by_id = {o.id: o for o in ctx.eu_orgs + ctx.mx_orgs}
+        self._roots = {c.id: {ctx.taxonomy.root(x) for x in by_id[c.eu].sectors + by_id[c.mx].sectors} for c in coops}
         eu_rows = np.array([ctx.position(c.eu)[1] for c in coops], dtype=int)
         mx_rows = np.array([ctx.position(c.mx)[1] for c in coops], dtype=int)
         self._coop_eu = ctx.eu.vectors[eu_rows] if coops else np.zeros((0, ctx.eu.vectors.shape[1]), np.float32)
@@ -135,13 +137,21 @@ class Explainer:
         return tuple(tax[s].name for s in shared), tuple(tax[s].name for s in comp)
 
     def precedent(self, eu: Organisation, mx: Organisation, eu_vec: np.ndarray, mx_vec: np.ndarray) -> Precedent | None:
-        """The documented cooperation (other than this pair's own) most similar to the pair."""
+        """The documented cooperation (other than this pair's own) most similar to the pair, among
+        those whose parties share a top-level sector with this pair's (a precedent from another
+        industry would explain nothing); None when there is none."""
         if not self._coops:
             return None
+        tax = self.ctx.taxonomy
+        eu_roots = {tax.root(x) for x in eu.sectors}
+        mx_roots = {tax.root(x) for x in mx.sectors}
         sim = (self._coop_eu @ eu_vec + self._coop_mx @ mx_vec) / 2
         for i in np.argsort(-sim, kind="stable"):
             coop = self._coops[int(i)]
             if (coop.eu, coop.mx) == (eu.id, mx.id):
+                continue
+            coop_roots = self._roots.get(coop.id, set())
+            if not (coop_roots & eu_roots and coop_roots & mx_roots):
                 continue
             eu_name, mx_name = self._names.get(coop.eu, coop.eu), self._names.get(coop.mx, coop.mx)
             return Precedent(cooperation_id=coop.id, eu=coop.eu, eu_name=eu_name, mx=coop.mx, mx_name=mx_name,

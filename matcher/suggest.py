@@ -636,7 +636,8 @@ class Suggester:
             rows = rows[~known[rows]]
         floor = self.min_probability
         if self.require_fit and len(rows):
-            fitting = rows[fits(np.stack([features[int(j)] for j in rows]))]
+            block = features[rows] if isinstance(features, np.ndarray) else np.stack([features[int(j)] for j in rows])
+            fitting = rows[fits(block)]
         else:
             fitting = rows
         passing = fitting[prob[fitting] >= floor]

@@ -10,6 +10,7 @@ from matcher.dataset import COOPERATION_FILE, ORGANISATION_FILES, check_consiste
 from matcher.profiles import CooperationScope, Side, Split, Tier
 from matcher.store.registry import Registry
 from matcher.settings import Settings
+from matcher.taxonomy import load_taxonomy
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +105,17 @@ def test_wider_cooperations_are_kept_apart_by_scope() -> None:
     # No wider record sneaks an EU–Mexico pair past the EU–Mexico evaluation.
     assert [c.id for c in wider.cooperations if registry.get(c.partner) and registry[c.partner].side is Side.MX] == []
     assert all(p.sources and p.description for p in wider.partners)
+
+
+def test_every_mexican_sector_has_european_counterparts(dataset) -> None:
+    """At least 10 European organisations in every top-level sector that has Mexican ones (at
+    least 5 where the sector is small in Europe too), each with its sources."""
+    taxonomy = load_taxonomy()
+    roots = lambda org: {taxonomy.root(s) for s in org.sectors}  # noqa: E731
+    mexican = {r for o in dataset.organisations if o.side is Side.MX for r in roots(o)}
+    european = {r: [o for o in dataset.organisations if o.side is Side.EU and r in roots(o)] for r in mexican}
+    small_in_europe = {"finance"}
+    short = {r: len(orgs) for r, orgs in european.items() if len(orgs) < (5 if r in small_in_europe else 10)}
+    assert short == {}
+    assert sum(o.side is Side.EU for o in dataset.organisations) >= 300
+    assert all(o.sources for orgs in european.values() for o in orgs)

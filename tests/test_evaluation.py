@@ -30,7 +30,7 @@ from matcher.evaluation import (
     run_protocol,
     scorers,
 )
-from matcher.features import FeatureContext
+from matcher.features import FeatureContext, fits
 from matcher.profiles import CooperationType, Split
 from matcher.taxonomy import load_taxonomy
 from tests import ranker_fixtures as fx
@@ -226,3 +226,24 @@ def test_evaluate_reports_every_method_under_both_protocols(data, tmp_path):
     assert len(frame) == sum(len(r.records) for r in result.protocols.values())
     with pytest.raises(InvalidProfile):
         evaluate(orgs, coops, vectors, taxonomy=tax, methods=["oracle"], resamples=0)
+
+
+def test_popularity_bias_counts_lists_and_unrelated_items(data):
+    """One Mexican organisation made the best candidate of every European list: its share is the
+    number of European lists it may enter (it fits, it is not a known partner) over all of them."""
+    from matcher.evaluation import popularity_bias
+
+    orgs, coops, vectors, tax = data
+    ctx = FeatureContext.build(orgs, coops, vectors, tax)
+    grid = ctx.grid()
+    prob = np.full(grid.shape[:2], 0.5)
+    prob[:, 0] = 1.0
+    bias = popularity_bias(ctx, prob, grid, k=1)
+    eligible = fits(grid[:, 0]) & ~ctx.adjacency[:, 0]
+    expected = eligible.sum() / len(ctx.eu_ids)
+    assert bias.queries == len(ctx.eu_ids) + len(ctx.mx_ids)
+    listed = {o["id"]: o["share"] for o in bias.over_suggested}
+    assert listed.get(ctx.mx_ids[0], 0.0) == pytest.approx(round(expected, 3)) or expected <= 0.2
+    assert bias.max_share >= expected
+    roots = (ctx.eu.roots @ ctx.mx.roots.T) > 0
+    assert bias.unrelated_share == pytest.approx(0.0) or not roots.all()

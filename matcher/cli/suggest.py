@@ -87,7 +87,7 @@ def suggest_command(
     if fmt is SuggestFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
-    rows = [{"rank": s.rank, "name": s.name, "country": s.country, "probability": f"{s.probability:.3f}",
+    rows = [{"rank": s.rank, "name": s.name, "country": s.country, "probability": f"{s.probability:.4f}",
              "why": s.explanation.summary} for s in result.items]
     title = f"Suggestions for {result.query.name} ({result.query.side.value})"
     if rows:
