@@ -182,7 +182,9 @@ class Contact(Strict):
 class Facts(Strict):
     """Known facts about an organisation; every field is optional."""
 
-    members: int | None = Field(default=None, ge=0)
+    #: Bounded so that every count converts to a float: an unbounded integer once made every
+    #: suggestion fail for everyone until the profile was deleted.
+    members: int | None = Field(default=None, ge=0, le=10_000_000)
     members_note: str | None = None
     founded: int | None = Field(default=None, ge=1800, le=2100)
     label: Label | None = None

@@ -173,6 +173,18 @@ def test_create_cluster_bad_input(api: Api):
     error_of(api.client.post("/clusters", content=b"{", headers={**api.write, "Content-Type": "application/json"}), 422)
 
 
+def test_an_oversized_member_count_is_refused_and_suggestions_keep_working(api: Api):
+    """A member count too large for a float once broke every suggestion until the profile was
+    deleted; now it is a 422 naming the field, and nothing is written."""
+    body = {**new_profile(), "facts": {"members": 10 ** 400}}
+    error_of(api.client.post("/clusters", json=body, headers=api.write), 422, field="facts.members")
+    error_of(api.client.get("/clusters/new-aero"), 404)
+    assert api.client.get("/clusters/aero-north/partners").status_code == 200
+    error_of(api.client.patch("/clusters/aero-north", json={"facts": {"members": 10 ** 12}}, headers=api.write),
+             422, field="facts.members")
+    assert api.client.get("/clusters/aero-north/partners").status_code == 200
+
+
 def test_new_profile_is_suggested_and_gets_suggestions_at_once(api: Api):
     before = partner_ids(api.client, "aero-bajio")
     assert "new-aero" not in before

@@ -33,6 +33,9 @@ def test_create_event_bad_input(api: Api):
     error_of(post({**EVENT, "tables": 0}), 422, field="tables")
     error_of(post({**EVENT, "days": []}), 422, field="days")
     error_of(post({**EVENT, "timezone": "Mars/Olympus"}), 422, field="timezone")
+    error_of(post({**EVENT, "timezone": "America"}), 422, field="timezone")  # a folder of the zone database
+    error_of(post({**EVENT, "timezone": "x" * 300}), 422, field="timezone")
+    assert post({**EVENT, "id": "still-works"}).status_code == 201  # and the connection still serves
     error_of(post({**EVENT, "slots_per_day": 40, "meeting_minutes": 60}), 422)  # runs past midnight
     error_of(post({**EVENT, "colour": "red"}), 422, field="colour")
 

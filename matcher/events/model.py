@@ -68,7 +68,7 @@ class Event(_Strict):
     tables: int = Field(ge=1, le=10_000)
     max_meetings: int | None = Field(default=None, ge=1)
     min_meetings: int = Field(default=0, ge=0)
-    timezone: str = "America/Mexico_City"
+    timezone: str = Field(default="America/Mexico_City", min_length=1, max_length=64)
     venue: str = Field(default="", max_length=300)
 
     _slots: list[Slot] | None = PrivateAttr(default=None)
@@ -85,8 +85,9 @@ class Event(_Strict):
     def _known_zone(cls, name: str) -> str:
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: a folder of the zone database ("America") or a name too long for a path.
+            raise ValueError(f"unknown time zone {name[:64]!r}") from None
         return name
 
     @model_validator(mode="after")
