@@ -7,7 +7,10 @@ Resolution goes in tiers and stops at the first tier that matches:
 3. an acronym or an alias, normalised the same way;
 4. the id the reference would get as a slug (``"Cluster Foo"`` finds ``cluster-foo``);
 5. a close spelling (rapidfuzz ``ratio`` >= :data:`ACCEPT_SCORE` on the normalised names)
-   that points to a single organisation.
+   that points to a single organisation and is a plain typo of it (:func:`is_typo`): the same
+   words, each misspelt by a letter or two. Names in this field are formulaic ("Asociación
+   Mexicana de Energía …"), so a name that differs by a whole word ("Solar" for "Eólica") is
+   another organisation and is only offered as a suggestion, never resolved silently.
 
 Two organisations in the same tier make the reference ambiguous; nothing at all raises
 :class:`~matcher.errors.UnknownOrganisation` with up to five close names.
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from matcher.errors import AmbiguousOrganisation, UnknownOrganisation
 from matcher.text import normalise, slugify
@@ -80,10 +84,25 @@ def resolve(
     entries = everything()
     key = normalise(reference)
     if len(key) >= _MIN_FUZZY_LENGTH:
-        close = {e.org_id for e in entries if fuzz.ratio(key, e.normalised) >= ACCEPT_SCORE}
+        close = {e.org_id for e in entries if fuzz.ratio(key, e.normalised) >= ACCEPT_SCORE and is_typo(key, e.normalised)}
         if len(close) == 1:
             return close.pop()
     raise UnknownOrganisation(reference, suggestions(reference, entries))
+
+
+def is_typo(reference: str, name: str) -> bool:
+    """Whether two normalised names differ only by misspellings: the same number of words, and
+    each pair of words equal or, for words of five letters or more, at most one edit apart per
+    five letters. A different word is never a typo, and a short word ("aero", "agro") must match."""
+    ref_words, name_words = reference.split(), name.split()
+    if len(ref_words) != len(name_words):
+        return False
+    for a, b in zip(ref_words, name_words):
+        if a == b:
+            continue
+        if min(len(a), len(b)) < 5 or Levenshtein.distance(a, b) > min(len(a), len(b)) // 5:
+            return False
+    return True
 
 
 def similarity(a: str, b: str) -> float:
