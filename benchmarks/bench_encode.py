@@ -1,6 +1,6 @@
 """Encoding benchmark: load time and throughput of the bundled sentence-transformers model.
 
-Texts are profile texts (:func:`matcher.embeddings.profile_text`) of synthetic organisations
+Texts are profile texts (:func:`matcher.text.profile_text`) of synthetic organisations
 built from the shipped taxonomy, with English or Spanish descriptions of typical length, plus
 the shipped registry's own profiles when the dataset loads.
 
@@ -104,8 +104,9 @@ def main() -> None:
     t0 = time.perf_counter()
     import sentence_transformers  # noqa: F401  (the model stack: torch, transformers)
 
-    from matcher.embeddings import SentenceTransformerEncoder, profile_text
-    from matcher.settings import Settings, minilm_model_path
+    from matcher.embeddings import SentenceTransformerEncoder
+    from matcher.text import profile_text
+    from matcher.settings import minilm_model_path
 
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tqdm import tqdm  # noqa: E402
 
 from matcher.dataset import load_dataset  # noqa: E402
-from matcher.embeddings import get_encoder, profile_text  # noqa: E402
+from matcher.embeddings import get_encoder  # noqa: E402
+from matcher.text import profile_text  # noqa: E402
 from matcher.evaluation import evaluate  # noqa: E402
 from matcher.taxonomy import load_taxonomy  # noqa: E402
 

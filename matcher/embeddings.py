@@ -28,12 +28,10 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from matcher.errors import ModelNotFound
-from matcher.profiles import Organisation
-from matcher.text import normalise, profile_text  # noqa: F401  (profile_text is part of this module's API)
+from matcher.text import normalise
 
 if TYPE_CHECKING:
     from matcher.settings import Settings
-    from matcher.taxonomy import Taxonomy
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"

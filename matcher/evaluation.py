@@ -60,7 +60,7 @@ from scipy.stats import wilcoxon
 from threadpoolctl import threadpool_limits
 
 from matcher.errors import InvalidProfile
-from matcher.features import FEATURE_NAMES, FeatureContext, fits
+from matcher.features import FEATURE_NAMES, FeatureContext, fits, text_vectorizer
 from matcher.profiles import Cooperation, Organisation, Side, Split
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, fit_ranker, reciprocal_scores
 from matcher.taxonomy import Taxonomy, load_taxonomy
@@ -332,10 +332,7 @@ Scorer = Callable[[FeatureContext], np.ndarray]
 
 def tfidf_matrix(texts: Sequence[str]) -> np.ndarray:
     """Row-normalised TF-IDF vectors of the profile texts (unsupervised; no pair information)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    matrix = TfidfVectorizer(strip_accents="unicode", sublinear_tf=True, ngram_range=(1, 2), min_df=1).fit_transform(texts)
-    return matrix.toarray().astype(np.float64)
+    return text_vectorizer().fit_transform(texts).toarray().astype(np.float64)
 
 
 def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: float, negatives: int, seed: int) -> dict[str, Scorer]:
@@ -440,7 +437,8 @@ def popularity_bias(ctx: FeatureContext, prob: np.ndarray, grid: np.ndarray, k: 
                 if not shared[j]:
                     unrelated += 1
                     unrelated_by_org[oid] = unrelated_by_org.get(oid, 0) + 1
-    share = {oid: c / len(ctx.ids(Side.MX if oid in set(ctx.eu_ids) else Side.EU)) for oid, c in counts.items()}
+    eu_ids = set(ctx.eu_ids)
+    share = {oid: c / len(ctx.mx_ids if oid in eu_ids else ctx.eu_ids) for oid, c in counts.items()}
     over = sorted(((oid, v) for oid, v in share.items() if v > OVER_SUGGESTED_SHARE), key=lambda t: -t[1])
     top_org = max(share, key=share.get) if share else ""
     return PopularityBias(queries, items, unrelated / items if items else 0.0, share.get(top_org, 0.0), top_org,
@@ -625,12 +623,12 @@ def evaluate(
 
     ``vectors`` holds one embedding per organisation (aligned with ``organisations``);
     ``texts`` the profile texts for TF-IDF (built with
-    :func:`matcher.embeddings.profile_text` when omitted).
+    :func:`matcher.text.profile_text` when omitted).
     """
     taxonomy = taxonomy or load_taxonomy()
     organisations = list(organisations)
     if texts is None:
-        from matcher.embeddings import profile_text
+        from matcher.text import profile_text
 
         texts = [profile_text(o, taxonomy) for o in organisations]
     # Same inputs in any order give the same figures: work in id order.
@@ -648,7 +646,8 @@ def evaluate(
     population = len(organisations)
     out: dict[str, ProtocolResult] = {}
     for protocol in protocols:
-        if not folds(protocol, cooperations):
+        n_folds = len(folds(protocol, cooperations))
+        if not n_folds:
             continue  # e.g. no external test part in this data
         # Many small matrix products: one BLAS thread is several times faster than two.
         with threadpool_limits(limits=1, user_api="blas"):
@@ -663,7 +662,6 @@ def evaluate(
             best = max(baselines, key=lambda b: metrics[b]["mrr"].value)
             comparison = paired_test([r for r in records if r.method == RANKER],
                                      [r for r in records if r.method == best], resamples, seed)
-        n_folds = len(folds(protocol, cooperations))
         out[protocol] = ProtocolResult(protocol, metrics, records, comparison, n_folds,
                                        len({r.pair for r in records}), len({r.group for r in records}))
     bias = None
@@ -685,7 +683,8 @@ def evaluate(
 def evaluate_dataset(encoder=None, dataset=None, **kwargs) -> EvaluationResult:
     """Evaluate on the shipped dataset with ``encoder`` (default: the configured model)."""
     from matcher.dataset import load_dataset
-    from matcher.embeddings import get_encoder, profile_text
+    from matcher.embeddings import get_encoder
+    from matcher.text import profile_text
 
     dataset = dataset or load_dataset()
     encoder = encoder or get_encoder()

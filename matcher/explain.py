@@ -177,11 +177,15 @@ class Explainer:
                 break
             if name in skip:
                 continue
-            if name in ("partner_sim_mx", "partner_sim_eu") and not self._resembling_partner(name, eu, mx, eu_vec, mx_vec):
-                continue  # a resemblance in wording only, with no shared sector, is not a reason
-            high = bool(x[j] > model.mean_[j])
-            out.append(FeatureReason(feature=name, text=self._sentence(name, float(x[j]), high, eu, mx, eu_vec, mx_vec),
-                                     contribution=round(float(contrib[j]), 4)))
+            if name in ("partner_sim_mx", "partner_sim_eu"):
+                partner = self._resembling_partner(name, eu, mx, eu_vec, mx_vec)
+                if partner is None:
+                    continue  # a resemblance in wording only, with no shared sector, is not a reason
+                like, of = (mx, eu) if name == "partner_sim_mx" else (eu, mx)
+                text = f"{like.name} resembles {partner}, a partner of {of.name}"
+            else:
+                text = self._sentence(name, float(x[j]), bool(x[j] > model.mean_[j]), eu, mx)
+            out.append(FeatureReason(feature=name, text=text, contribution=round(float(contrib[j]), 4)))
         return out
 
     # ------------------------------------------------------------------ all together
@@ -235,8 +239,7 @@ class Explainer:
                 best, best_sim = partner, sim
         return self._names.get(best, best) if best else None
 
-    def _sentence(self, name: str, value: float, high: bool, eu: Organisation, mx: Organisation,
-                  eu_vec: np.ndarray, mx_vec: np.ndarray) -> str:
+    def _sentence(self, name: str, value: float, high: bool, eu: Organisation, mx: Organisation) -> str:
         """The feature in plain words; ``high`` says whether its value is above the training mean
         (a feature with a negative weight raises the score when it is low, and is worded so)."""
         tax = self.ctx.taxonomy
@@ -279,14 +282,6 @@ class Explainer:
                     else "not part of an international cluster network")
         if name == "shared_network":
             return "both belong to the same network or partnership"
-        if name == "partner_sim_mx":
-            partner = self._closest_partner(eu.id, mx_vec, exclude=mx.id, sectors=mx.sectors)
-            return f"{mx.name} resembles {partner}, a partner of {eu.name}" if partner else \
-                f"{eu.name} has no other documented partner to compare with"
-        if name == "partner_sim_eu":
-            partner = self._closest_partner(mx.id, eu_vec, exclude=eu.id, sectors=eu.sectors)
-            return f"{eu.name} resembles {partner}, a partner of {mx.name}" if partner else \
-                f"{mx.name} has no other documented partner to compare with"
         if name in ("eu_size", "eu_size_known"):
             return members(eu)
         if name in ("mx_size", "mx_size_known"):

@@ -306,6 +306,10 @@ class FeatureContext:
         self._deg_mx = self.adjacency.sum(0)
         self._n_edges = int(self._deg_eu.sum())
         self._edges = np.nonzero(self.adjacency)
+        # Sector affinity reads the same top-level columns and lift table for every block.
+        self._root_cols = [self.sector_ids.index(r) for r in self.root_ids]
+        expected = self._n_edges * np.outer(self.eu_root_share, self.mx_root_share)
+        self._root_lift = np.log((self.root_counts + 1.0) / (expected + 1.0))
 
     def __contains__(self, org_id: object) -> bool:
         return org_id in self._rows
@@ -429,13 +433,10 @@ class FeatureContext:
         """[i, j] = mean smoothed log-lift of the (EU top-level sector, MX top-level sector)
         combinations of the pair among documented cooperations, the pair's own edge left out
         (0 when either side has no sector)."""
-        cols = [self.sector_ids.index(r) for r in self.root_ids]
-        er, mr = E.roots[:, cols], M.roots[:, cols]
+        er, mr = E.roots[:, self._root_cols], M.roots[:, self._root_cols]
         n_pairs = float(self._n_edges)
-        expected = n_pairs * np.outer(self.eu_root_share, self.mx_root_share)
-        lift = np.log((self.root_counts + 1.0) / (expected + 1.0))
         combos = er.sum(1)[:, None] * mr.sum(1)[None, :]
-        total = er @ lift @ mr.T
+        total = er @ self._root_lift @ mr.T
         if edge.any():
             # A documented pair counts once in every one of its combinations: leave it out.
             for i, j in zip(*np.nonzero(edge)):
@@ -613,6 +614,8 @@ def fits(features: np.ndarray) -> np.ndarray:
     side declared an interest in the Mexican side's sectors, or their profile texts share
     content (TF-IDF cosine at least :data:`TEXT_FIT`). Nothing else is suggested, however the
     ranker scores it, so a list runs out instead of filling up with unrelated organisations."""
-    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
     f = np.asarray(features)
-    return (f[..., col["root_overlap"]] > 0) | (f[..., col["interest_match"]] > 0) | (f[..., col["text_sim"]] >= TEXT_FIT)
+    return (f[..., _ROOT_OVERLAP] > 0) | (f[..., _INTEREST_MATCH] > 0) | (f[..., _TEXT_SIM] >= TEXT_FIT)
+
+
+_ROOT_OVERLAP, _INTEREST_MATCH, _TEXT_SIM = (FEATURE_NAMES.index(n) for n in ("root_overlap", "interest_match", "text_sim"))

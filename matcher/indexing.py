@@ -20,11 +20,12 @@ import numpy as np
 from tqdm import tqdm
 
 from index import HNSWParams, IndexUnavailable, ItemMeta, VectorIndex
-from matcher.embeddings import Encoder, content_hash, profile_text
+from matcher.embeddings import Encoder, content_hash
 from matcher.errors import DuplicateOrganisation
 from matcher.profiles import Organisation
 from matcher.settings import get_settings
 from matcher.taxonomy import Taxonomy
+from matcher.text import profile_text
 
 _ENCODE_CHUNK = 256
 _PROGRESS_CHUNK = 32

@@ -72,16 +72,17 @@ import numpy as np
 from pydantic import BaseModel, Field, PrivateAttr
 from threadpoolctl import threadpool_limits
 
-from matcher.embeddings import CachedEncoder, Encoder, get_encoder, profile_text
+from matcher.embeddings import CachedEncoder, Encoder, get_encoder
 from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation
 from matcher.explain import Explainer, Explanation
 from matcher.features import FEATURE_NAMES, FEATURES, FeatureContext, fits
 from matcher.feedback import FeedbackRows, feedback_rows
+from matcher.intake import parse_org_type
 from matcher.profiles import Organisation, OrgType, Side, Split
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, RANKER_FILE, PairRanker, fit_ranker, load_ranker, reciprocal_scores, save_ranker
 from matcher.settings import Settings
 from matcher.taxonomy import SectorReader, Taxonomy, load_taxonomy, sector_reader
-from matcher.text import normalise
+from matcher.text import normalise, profile_text
 
 log = logging.getLogger("c2c.suggest")
 
@@ -602,7 +603,7 @@ class Suggester:
 
         counterpart = side.counterpart
         try:
-            types = None if type is None else [_org_type(t).value for t in _listify(type)]
+            types = None if type is None else [parse_org_type(t).value for t in _listify(type)]
             filters = SearchFilters(side=counterpart.value, country=_upper(country), sector=_listify(sector),
                                     type=types, taxonomy=self.taxonomy)
         except ValueError as exc:
@@ -748,16 +749,6 @@ def _listify(value) -> list[str] | None:
 def _upper(value):
     items = _listify(value)
     return None if items is None else [v.strip().upper() for v in items]
-
-
-def _org_type(value: str | OrgType) -> OrgType:
-    if isinstance(value, OrgType):
-        return value
-    key = normalise(str(value)).replace(" ", "_")
-    for t in OrgType:
-        if key in (t.value, t.name.lower()) or t.value.startswith(key):
-            return t
-    raise InvalidProfile(f"unknown organisation type {value!r}; choose from {', '.join(t.value for t in OrgType)}", "type")
 
 
 def infer_sectors(text: str, taxonomy: Taxonomy | None = None) -> list[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from matcher.embeddings import KeywordEncoder, profile_text
+from matcher.embeddings import KeywordEncoder
 from matcher.profiles import Cooperation, CooperationType, Facts, Label, Organisation, OrgType, Side, Source
 from matcher.taxonomy import load_taxonomy
+from matcher.text import profile_text
 
 SRC = [Source(document="fixture", section="tests")]
 VOCABULARY = ["energy", "wind", "solar", "aerospace", "maintenance", "automotive", "software", "food", "mining"]

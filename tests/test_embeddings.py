@@ -16,12 +16,11 @@ from matcher.embeddings import (
     SentenceTransformerEncoder,
     content_hash,
     get_encoder,
-    profile_text,
 )
 from matcher.errors import ModelNotFound, UnknownSector
 from matcher.settings import Settings, minilm_model_path
 from matcher.taxonomy import load_taxonomy
-from matcher.text import normalise
+from matcher.text import normalise, profile_text
 
 
 @pytest.fixture(scope="module")

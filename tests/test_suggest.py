@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.embeddings import KeywordEncoder, profile_text
+from matcher.embeddings import KeywordEncoder
 from matcher.errors import InvalidProfile, UnknownOrganisation, UnknownSector
 from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Side
 from matcher.ranker import RANKER_FILE
@@ -18,6 +18,7 @@ from matcher.settings import Settings
 from matcher.features import fits
 from matcher.suggest import Suggester, SuggestionList, _mmr, infer_sectors
 from matcher.taxonomy import load_taxonomy
+from matcher.text import profile_text
 from tests import ranker_fixtures as fx
 
 

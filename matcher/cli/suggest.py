@@ -132,7 +132,8 @@ def evaluate_command(
     """Score suggestions against the documented cooperations (leave-one-pair-out and newcomer)."""
     # Imported here, like the Suggester in matcher.service: every command module is imported
     # at start-up, and the ranking stack takes seconds that registry commands need not pay.
-    from matcher.embeddings import get_encoder, profile_text
+    from matcher.embeddings import get_encoder
+    from matcher.text import profile_text
     from matcher.evaluation import evaluate
 
     with Service.open() as service:
