@@ -143,11 +143,13 @@ class SectorReader:
 
     taxonomy: Taxonomy
     terms: tuple[tuple[tuple[str, ...], str, str], ...]  # (word keys, language, sector id), longest first
+    exact: frozenset[tuple[str, str]] = frozenset()  # (language, word) compared whole, not by stem
 
     @classmethod
     def build(cls, taxonomy: Taxonomy, extra: dict | None = None) -> "SectorReader":
         extra = extra if extra is not None else _sector_terms()
-        generic = {(lang, _keys(w, lang)) for lang in ("en", "es") for w in extra.get("generic", {}).get(lang, [])}
+        exact = frozenset((lang, normalise(w)) for lang in ("en", "es") for w in extra.get("exact", {}).get(lang, []))
+        generic = {(lang, _keys(w, lang, exact)) for lang in ("en", "es") for w in extra.get("generic", {}).get(lang, [])}
         found: dict[tuple[tuple[str, ...], str], str] = {}
         for sector in taxonomy.sectors.values():
             more = extra.get("sectors", {}).get(sector.id, {})
@@ -155,13 +157,17 @@ class SectorReader:
                      "es": [sector.name_es, *sector.synonyms_es, *more.get("es", [])]}
             for lang, words in forms.items():
                 for word in words:
-                    keys = _keys(word, lang)
+                    keys = _keys(word, lang, exact)
                     if not keys or (lang, keys) in generic or len("".join(keys)) < 2:
                         continue
-                    found.setdefault((keys, lang), sector.id)  # first sector to claim a term keeps it
+                    # The first sector to claim a term keeps it, unless a sector below it claims
+                    # it too: "agriculture" names the agriculture sector, not all of agri-food.
+                    owner = found.get((keys, lang))
+                    if owner is None or owner in taxonomy.ancestors(sector.id):
+                        found[keys, lang] = sector.id
         ordered = sorted(((keys, lang, sid) for (keys, lang), sid in found.items()),
                          key=lambda t: (-len(t[0]), -len("".join(t[0])), t[1], t[2]))
-        return cls(taxonomy, tuple(ordered))
+        return cls(taxonomy, tuple(ordered), exact)
 
     def read(self, text: str, main_only: bool = True) -> list[str]:
         """Sector ids read from ``text``, most specific only, sorted.
@@ -184,7 +190,7 @@ class SectorReader:
     def mentions(self, text: str) -> dict[str, int]:
         """How many times each sector is named in ``text`` (longest terms first, no word twice)."""
         words = normalise(text).split()
-        keys = {lang: [_key(w, lang) for w in words] for lang in ("en", "es")}
+        keys = {lang: [_key(w, lang, self.exact) for w in words] for lang in ("en", "es")}
         used = [False] * len(words)
         counts: dict[str, int] = {}
         for term, lang, sector_id in self.terms:
@@ -203,9 +209,10 @@ class SectorReader:
 MIN_STEM = 5
 
 
-def _key(word: str, language: str) -> str:
-    """What a word is compared by: its stem, or for short stems the word without a plural ending."""
-    stem = _stem(word, language)
+def _key(word: str, language: str, exact: frozenset[tuple[str, str]] = frozenset()) -> str:
+    """What a word is compared by: its stem, or for short stems and words listed as ``exact``
+    ("hospitality", whose stem is that of "hospital") the word without a plural ending."""
+    stem = "" if (language, word) in exact else _stem(word, language)
     if len(stem) >= MIN_STEM:
         return stem
     for ending in ("es", "s") if language == "es" else ("s",):
@@ -214,8 +221,8 @@ def _key(word: str, language: str) -> str:
     return "=" + word
 
 
-def _keys(phrase: str, language: str) -> tuple[str, ...]:
-    return tuple(_key(w, language) for w in normalise(phrase).split())
+def _keys(phrase: str, language: str, exact: frozenset[tuple[str, str]] = frozenset()) -> tuple[str, ...]:
+    return tuple(_key(w, language, exact) for w in normalise(phrase).split())
 
 
 @lru_cache(maxsize=1)

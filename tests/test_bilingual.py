@@ -45,7 +45,8 @@ def test_sectors_read_from_spanish_and_english_agree():
         expected = taxonomy.expand(p["sectors"])
         found += bool(taxonomy.expand(en) & expected) and bool(taxonomy.expand(es) & expected)
     assert found == len(PROFILES), "every profile's own sector is read in both languages"
-    assert agree / len(PROFILES) >= 0.88  # 45 of 50 today; the target is 0.95
+    # 49 of 50 (this set's disagreements guided the reader's fixes; the held-out set checks them)
+    assert agree / len(PROFILES) >= 0.96
 
 
 @pytest.mark.parametrize("phrase,sector,not_sector", [
