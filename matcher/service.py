@@ -43,7 +43,7 @@ class Service:
         self.registry = registry
         self.keys = ApiKeys(registry.store)
         self.feedback = FeedbackStore(registry.store)
-        self.events = EventStore(Path(settings.home) / "events")
+        self.events = EventStore(registry.store)
         self._suggester = suggester
         self._encoder = encoder
         self._progress = progress
@@ -79,6 +79,8 @@ class Service:
         """
         settings = settings or load_settings()
         registry = Registry.open(settings, init=init, progress=progress)
+        if init:
+            EventStore(registry.store).import_folder(Path(settings.home) / "events")
         return cls(settings, registry, encoder=encoder, progress=index_progress, owns_registry=True)
 
     def close(self) -> None:

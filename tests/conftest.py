@@ -45,7 +45,7 @@ def pg_schema_url(schema: str, application_name: str | None = None) -> str:
     return f"{url}&application_name={application_name}" if application_name else url
 
 
-DATA_TABLES = ("feedback", "api_keys", "cooperations", "organisation_sectors", "aliases", "organisations")
+DATA_TABLES = ("feedback", "api_keys", "cooperations", "organisation_sectors", "aliases", "organisations", "events", "models")
 
 
 def _migrated(url: str, home: Path) -> None:

@@ -17,7 +17,7 @@ def test_the_parts_share_one_store_and_close_together(sqlite_url: str, tmp_path:
     with Service.open(Settings(database_url=sqlite_url, home=tmp_path), init=False) as service:
         assert service.keys.store is service.registry.store is service.feedback.store
         assert service.suggester.registry is service.registry  # made on first use, over the same registry
-        assert service.events.root == tmp_path / "events"
+        assert service.events.store is service.registry.store
         store = service.registry.store
         dispose = store.dispose
         store.dispose = lambda: (closed.append(True), dispose())  # type: ignore[method-assign]

@@ -1,26 +1,32 @@
-"""Where the service keeps B2B events between requests: one JSON folder per event.
+"""Where the service keeps B2B events between requests: in the store, beside the registry.
 
-``<home>/events/<id>/event.json`` holds the event, its participants and meeting requests;
-``plan.json`` the latest plan. Files are replaced atomically (write to a temporary name, then
-``os.replace``) and every read-modify-write holds an exclusive lock on the event's folder, so
-several server workers can share the folder safely.
+Each event is one row of the ``events`` table: its record (the event, its participants and
+meeting requests) and its latest plan, as JSON. Every server of a store sees the same events;
+a read-modify-write runs in one write transaction holding the row (``SELECT ... FOR UPDATE``
+on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so concurrent changes are never lost.
+
+Earlier versions kept events as ``<home>/events/<id>/event.json`` and ``plan.json``;
+:meth:`EventStore.import_folder` copies such folders in once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
+import logging
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 
 from matcher.errors import DuplicateEvent, UnknownEvent, UnreadableEvent
 from matcher.events.model import Event, MeetingRequest, Participant, Plan
-from matcher.io import write_text_atomic
+from matcher.store.engine import Store
+from matcher.store.tables import EventRow
 from matcher.text import slugify
+
+log = logging.getLogger(__name__)
 
 EVENT_FILE = "event.json"
 PLAN_FILE = "plan.json"
@@ -54,75 +60,119 @@ def _not_found(event_id: str) -> UnknownEvent:
     return UnknownEvent(f"no event has id {event_id!r}", "id")
 
 
+def _record(row: EventRow) -> EventRecord:
+    try:
+        return EventRecord.model_validate_json(row.record)
+    except ValidationError:
+        raise UnreadableEvent(f"the stored event {row.id!r} is unreadable") from None
+
+
 class EventStore:
-    """Events as JSON folders under ``root``."""
+    """Events as rows of a store's ``events`` table."""
 
-    def __init__(self, root: Path):
-        self.root = Path(root)
+    def __init__(self, store: Store):
+        self.store = store
 
-    def _folder(self, event_id: str) -> Path:
-        if slugify(event_id) != event_id:
+    @staticmethod
+    def _checked(event_id: str) -> str:
+        if not isinstance(event_id, str) or not event_id or slugify(event_id) != event_id or len(event_id) > 80:
             raise _not_found(event_id)
-        return self.root / event_id
-
-    @contextmanager
-    def _locked(self, folder: Path) -> Iterator[None]:
-        with open(folder / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return event_id
 
     def new_id(self, name: str) -> str:
         return f"{slugify(name)[:60].strip('-') or 'event'}-{secrets.token_hex(3)}"
 
     def create(self, event_id: str, event: Event) -> EventRecord:
         """Store a new event; :class:`DuplicateEvent` if the id is taken."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        folder = self.root / event_id
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            raise DuplicateEvent(f"an event with id {event_id!r} already exists", "id") from None
+        self._checked(event_id)
         now = dt.datetime.now(dt.timezone.utc)
         record = EventRecord(id=event_id, event=event, created_at=now, updated_at=now)
-        with self._locked(folder):
-            write_text_atomic(folder / EVENT_FILE, record.model_dump_json())
+        with self.store.write() as s:
+            if s.get(EventRow, event_id) is not None:
+                raise DuplicateEvent(f"an event with id {event_id!r} already exists", "id")
+            s.add(EventRow(id=event_id, record=record.model_dump_json(), revision=0, created_at=now, updated_at=now))
         return record
 
     def get(self, event_id: str) -> EventRecord:
-        path = self._folder(event_id) / EVENT_FILE
-        try:
-            return EventRecord.model_validate_json(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise _not_found(event_id) from None
-        except ValidationError:
-            raise UnreadableEvent(f"the stored event {event_id!r} is unreadable") from None
+        self._checked(event_id)
+        with self.store.read() as s:
+            row = s.get(EventRow, event_id)
+            if row is None:
+                raise _not_found(event_id)
+            return _record(row)
+
+    def list(self) -> list[EventRecord]:
+        """Every stored event, newest first (unreadable ones left out, with a warning)."""
+        out = []
+        with self.store.read() as s:
+            for row in s.scalars(select(EventRow).order_by(EventRow.updated_at.desc(), EventRow.id)):
+                try:
+                    out.append(_record(row))
+                except UnreadableEvent as exc:
+                    log.warning("%s", exc)
+        return out
 
     def update(self, event_id: str, change: Callable[[EventRecord], EventRecord]) -> EventRecord:
-        """Apply ``change`` to the stored record under the event's lock; bumps the revision."""
-        folder = self._folder(event_id)
-        if not (folder / EVENT_FILE).is_file():
-            raise _not_found(event_id)
-        with self._locked(folder):
-            record = change(self.get(event_id))
-            record = record.model_copy(update={"revision": record.revision + 1,
-                                               "updated_at": dt.datetime.now(dt.timezone.utc)})
-            write_text_atomic(folder / EVENT_FILE, record.model_dump_json())
+        """Apply ``change`` to the stored record, holding its row; bumps the revision."""
+        self._checked(event_id)
+        with self.store.write() as s:
+            row = s.scalars(select(EventRow).where(EventRow.id == event_id).with_for_update()).first()
+            if row is None:
+                raise _not_found(event_id)
+            record = change(_record(row))
+            now = dt.datetime.now(dt.timezone.utc)
+            record = record.model_copy(update={"revision": row.revision + 1, "updated_at": now})
+            row.record, row.revision, row.updated_at = record.model_dump_json(), record.revision, now
         return record
 
     def save_plan(self, event_id: str, revision: int, plan: Plan) -> StoredPlan:
-        folder = self._folder(event_id)
+        self._checked(event_id)
         stored = StoredPlan(revision=revision, planned_at=dt.datetime.now(dt.timezone.utc), plan=plan)
-        with self._locked(folder):
-            write_text_atomic(folder / PLAN_FILE, stored.model_dump_json())
+        with self.store.write() as s:
+            row = s.scalars(select(EventRow).where(EventRow.id == event_id).with_for_update()).first()
+            if row is None:
+                raise _not_found(event_id)
+            row.plan = stored.model_dump_json()
         return stored
 
     def plan(self, event_id: str) -> StoredPlan | None:
-        path = self._folder(event_id) / PLAN_FILE
-        if not path.is_file():
-            if not (path.parent / EVENT_FILE).is_file():
+        self._checked(event_id)
+        with self.store.read() as s:
+            row = s.get(EventRow, event_id)
+            if row is None:
                 raise _not_found(event_id)
+            text = row.plan
+        if text is None:
             return None
-        return StoredPlan.model_validate_json(path.read_text(encoding="utf-8"))
+        try:
+            return StoredPlan.model_validate_json(text)
+        except ValidationError:
+            raise UnreadableEvent(f"the stored plan of event {event_id!r} is unreadable") from None
+
+    def import_folder(self, root: Path) -> int:
+        """Copy events kept as ``<root>/<id>/event.json`` (and ``plan.json``) into the store,
+        skipping ids it already holds and unreadable files; returns how many were copied."""
+        root = Path(root)
+        if not root.is_dir():
+            return 0
+        copied = 0
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            try:
+                record = EventRecord.model_validate_json((folder / EVENT_FILE).read_text(encoding="utf-8"))
+                plan_path = folder / PLAN_FILE
+                plan = StoredPlan.model_validate_json(plan_path.read_text(encoding="utf-8")) if plan_path.is_file() else None
+            except (OSError, ValueError) as exc:
+                log.warning("left out the event folder %s: %s", folder, exc)
+                continue
+            if slugify(record.id) != record.id or len(record.id) > 80:
+                continue
+            with self.store.write() as s:
+                if s.get(EventRow, record.id) is not None:
+                    continue
+                s.add(EventRow(id=record.id, record=record.model_dump_json(), revision=record.revision,
+                               plan=plan.model_dump_json() if plan else None,
+                               created_at=record.created_at, updated_at=record.updated_at))
+            copied += 1
+        if copied:
+            log.info("copied %d events from %s into the store", copied, root)
+        return copied

@@ -152,3 +152,27 @@ class MetaRow(Base):
     store_id: Mapped[str] = mapped_column(String(36))
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     seeded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class EventRow(Base):
+    """A B2B event (its record as JSON) and its latest plan, shared by every server of a store."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    record: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    plan: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ModelRow(Base):
+    """A fitted model (the partner ranker) as JSON, with a version every server can watch."""
+
+    __tablename__ = "models"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
