@@ -27,9 +27,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from index.atomic import write_text_atomic
 from matcher.errors import NotTrained
 from matcher.features import FEATURE_NAMES, HISTORY, monotone_constraints
-from matcher.io import write_text_atomic
 
 if TYPE_CHECKING:
     from matcher.features import FeatureContext

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from index.atomic import write_text_atomic
 from matcher.errors import DuplicateEvent, UnknownEvent, UnreadableEvent
 from matcher.events.model import Event, MeetingRequest, Participant, Plan
-from matcher.io import write_text_atomic
 from matcher.text import slugify
 
 EVENT_FILE = "event.json"
