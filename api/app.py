@@ -32,7 +32,7 @@ from matcher.errors import USER_ERRORS
 from matcher.store.registry import Registry
 from matcher.service import Service
 from matcher.settings import Settings, get_settings
-from matcher.suggest import Suggester
+from matcher.ranking import Suggester
 
 log = logging.getLogger("c2c.api")
 

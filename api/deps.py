@@ -20,7 +20,7 @@ from matcher.settings import Settings
 from matcher.store.feedback import FeedbackStore
 from matcher.store.keys import ApiKeys
 from matcher.store.registry import Registry
-from matcher.suggest import Suggester
+from matcher.ranking import Suggester
 
 # The dependencies are coroutines on purpose: they do not block, and a plain ``def`` dependency
 # would cost a hop to the thread pool on every request.

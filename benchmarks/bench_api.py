@@ -173,7 +173,7 @@ def serve_synthetic(home: str, port: int) -> None:
     from api.app import create_app
     from matcher.store.registry import Registry
     from matcher.settings import Settings
-    from matcher.suggest import Suggester
+    from matcher.ranking import Suggester
 
     settings = Settings(home=Path(home), api_rate_per_minute=0)
     registry = Registry.open(settings)

@@ -41,7 +41,7 @@ from matcher.embeddings import encoder_for  # noqa: E402
 from matcher.profiles import Organisation, OrgType, Side  # noqa: E402
 from matcher.store.registry import Registry  # noqa: E402
 from matcher.settings import Settings  # noqa: E402
-from matcher.suggest import Suggester  # noqa: E402
+from matcher.ranking import Suggester  # noqa: E402
 
 
 def peak_rss_mb() -> float:

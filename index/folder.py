@@ -13,7 +13,8 @@ from index.backends import BACKENDS, Backend, HNSWParams
 from index.errors import unavailable
 from index.filters import ItemMeta
 from index.items import Items
-from index.manifest import Manifest, read_manifest, recover_folder, write_folder
+from index.atomic import recover_folder
+from index.manifest import Manifest, read_manifest, write_folder
 
 log = logging.getLogger("c2c.index")
 

@@ -5,22 +5,17 @@ dimension, count, kind and parameters, the sha256 of every data file, library ve
 caller's data version and the creation time. :func:`read_manifest` refuses a folder whose files
 do not match their checksums, so nothing unverified is ever parsed.
 
-:func:`write_folder` writes a complete new folder beside the old one and swaps it in with
-renames (old -> backup, new -> final, drop backup). A crash leaves either the old folder, the
-new one, or a backup that :func:`recover_folder` moves back into place.
+:func:`write_folder` writes a complete new folder beside the old one and swaps it in
+(:func:`index.atomic.replace_folder`): a crash leaves either the old folder, the new one, or a
+backup that :func:`index.atomic.recover_folder` moves back into place.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
-import os
-import shutil
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -29,6 +24,7 @@ from typing import Any
 import faiss
 import numpy
 
+from index.atomic import replace_folder
 from index.errors import unavailable
 
 FORMAT_VERSION = 1
@@ -119,76 +115,16 @@ def read_manifest(folder: Path, required: Callable[[Manifest], list[str]] | None
     return manifest
 
 
-def _backup_of(final: Path) -> Path:
-    return final.with_name(f".{final.name}.bak")
-
-
-def rename_path(src: Path, dst: Path) -> None:
-    """Every rename of a save or a recovery goes through here (tests inject a crash between two)."""
-    os.replace(src, dst)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-@contextlib.contextmanager
-def _folder_lock(final: Path) -> Iterator[None]:
-    """Serialise writers of the same folder across processes (POSIX advisory lock)."""
-    lock_path = final.with_name(f".{final.name}.lock")
-    with open(lock_path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def recover_folder(final: Path) -> bool:
-    """Move a leftover backup into place when a crash left no final folder. True if it did."""
-    backup = _backup_of(final)
-    if not final.exists() and backup.is_dir():
-        rename_path(backup, final)
-        _fsync_dir(final.parent)
-        return True
-    return False
-
-
 def write_folder(final: Path, write_files: Callable[[Path], None], manifest: Manifest) -> None:
     """Write a complete folder at ``final``: data files, then the manifest, then swap in.
 
     ``write_files(tmp)`` writes the data files into an empty temporary sibling folder; their
-    checksums go into ``manifest.files``. The old folder stays loadable until the swap.
+    checksums go into ``manifest.files``. The old folder stays loadable until the swap
+    (:func:`index.atomic.replace_folder`).
     """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(final):
-        for leftover in final.parent.glob(f".{final.name}.tmp-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        recover_folder(final)
-        tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:12]}")
-        tmp.mkdir()
-        try:
-            write_files(tmp)
-            manifest.files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-            (tmp / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-            for p in tmp.iterdir():
-                with open(p, "rb") as fh:
-                    os.fsync(fh.fileno())
-            _fsync_dir(tmp)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        backup = _backup_of(final)
-        if backup.exists():
-            shutil.rmtree(backup)
-        if final.exists():
-            rename_path(final, backup)
-        rename_path(tmp, final)
-        _fsync_dir(final.parent)
-        shutil.rmtree(backup, ignore_errors=True)
+    def fill(tmp: Path) -> None:
+        write_files(tmp)
+        manifest.files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        (tmp / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+
+    replace_folder(Path(final), fill)

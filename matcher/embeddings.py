@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from index.atomic import write_text_atomic
 from matcher.errors import ModelNotFound
 from matcher.text import normalise
 
@@ -460,10 +461,8 @@ class CachedEncoder:
             np.save(fh, matrix.astype(np.float32), allow_pickle=False)
             fh.flush()
             os.fsync(fh.fileno())
-        tmp = self.folder / f".tmp-{uuid.uuid4().hex[:12]}.json"
-        tmp.write_text(json.dumps({"model": self.name, "dim": self.dim, "vectors": vectors_name, "keys": keys}),
-                       encoding="utf-8")
-        os.replace(tmp, listing_file)
+        write_text_atomic(listing_file, json.dumps({"model": self.name, "dim": self.dim, "vectors": vectors_name,
+                                                    "keys": keys}), durable=False)
 
 
 def _safe_name(name: str) -> str:

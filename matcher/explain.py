@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
+from matcher.feature_specs import FEATURE_SPECS, SPECS
 from matcher.features import FEATURE_NAMES, FeatureContext
-from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Side
+from matcher.profiles import Cooperation, CooperationType, Organisation, Side
 from matcher.ranker import PairRanker
 
 TYPE_PHRASES: dict[CooperationType, str] = {
@@ -30,21 +31,11 @@ TYPE_PHRASES: dict[CooperationType, str] = {
     CooperationType.LISTED: "listed as cooperating",
 }
 
-ORG_TYPE_WORDS: dict[OrgType, str] = {
-    OrgType.CLUSTER: "cluster organisations",
-    OrgType.ASSOCIATION: "industry associations",
-    OrgType.PUBLIC_AGENCY: "public agencies",
-    OrgType.EDUCATION_RESEARCH: "education and research bodies",
-    OrgType.COMPANY: "companies",
-    OrgType.PARTNERSHIP: "partnerships and networks",
-}
-
 TOP_FEATURES = 3
 
 #: Features that describe only one side of the pair (left out when that side is asking).
 QUERY_ONLY: dict[Side, tuple[str, ...]] = {
-    Side.EU: ("eu_mexico_interest", "eu_size", "eu_size_known"),
-    Side.MX: ("mx_size", "mx_size_known"),
+    side: tuple(spec.name for spec in FEATURE_SPECS if spec.query_only is side) for side in (Side.EU, Side.MX)
 }
 
 
@@ -177,14 +168,15 @@ class Explainer:
                 break
             if name in skip:
                 continue
-            if name in ("partner_sim_mx", "partner_sim_eu"):
-                partner = self._resembling_partner(name, eu, mx, eu_vec, mx_vec)
+            spec = SPECS[name]
+            if spec.history is not None:
+                partner = self._resembling_partner(spec.history, eu, mx, eu_vec, mx_vec)
                 if partner is None:
                     continue  # a resemblance in wording only, with no shared sector, is not a reason
-                like, of = (mx, eu) if name == "partner_sim_mx" else (eu, mx)
+                like, of = (mx, eu) if spec.history is Side.EU else (eu, mx)
                 text = f"{like.name} resembles {partner}, a partner of {of.name}"
             else:
-                text = self._sentence(name, float(x[j]), bool(x[j] > model.mean_[j]), eu, mx)
+                text = spec.describe(float(x[j]), bool(x[j] > model.mean_[j]), eu, mx, self.ctx.taxonomy)
             out.append(FeatureReason(feature=name, text=text, contribution=round(float(contrib[j]), 4)))
         return out
 
@@ -209,9 +201,10 @@ class Explainer:
                            precedent=precedent, already_cooperating=already, summary="; ".join(parts))
 
     # ------------------------------------------------------------------ wording
-    def _resembling_partner(self, name: str, eu: Organisation, mx: Organisation,
+    def _resembling_partner(self, history: Side, eu: Organisation, mx: Organisation,
                             eu_vec: np.ndarray, mx_vec: np.ndarray) -> str | None:
-        if name == "partner_sim_mx":
+        """The known partner of the side whose history the feature describes that most resembles the other side."""
+        if history is Side.EU:
             return self._closest_partner(eu.id, mx_vec, exclude=mx.id, sectors=mx.sectors)
         return self._closest_partner(mx.id, eu_vec, exclude=eu.id, sectors=eu.sectors)
 
@@ -238,52 +231,3 @@ class Explainer:
             if sim > best_sim:
                 best, best_sim = partner, sim
         return self._names.get(best, best) if best else None
-
-    def _sentence(self, name: str, value: float, high: bool, eu: Organisation, mx: Organisation) -> str:
-        """The feature in plain words; ``high`` says whether its value is above the training mean
-        (a feature with a negative weight raises the score when it is low, and is worded so)."""
-        tax = self.ctx.taxonomy
-        members = lambda o: (f"{o.name} has {o.facts.members} members" if o.facts.members is not None  # noqa: E731
-                             else f"the size of {o.name} is not documented")
-        if name == "embedding_sim":
-            return f"{'similar' if high else 'different'} profiles (text similarity {value:.2f})"
-        if name == "text_sim":
-            return f"their profiles use the same words (word overlap {value:.2f})" if high else "different wording"
-        if name == "sector_affinity":
-            return ("organisations of these industries have often cooperated across the Atlantic" if high
-                    else "organisations of these industries have rarely cooperated across the Atlantic")
-        if name == "sector_jaccard":
-            return f"{value:.0%} of their declared sectors are shared"
-        if name == "parent_overlap":
-            return "related sectors under the same parent sectors" if high else "few related sectors"
-        if name == "root_overlap":
-            return "the same broad industries" if high else "different broad industries"
-        if name == "same_type":
-            return f"both are {ORG_TYPE_WORDS[eu.type]}" if high else \
-                f"different kinds of organisation ({ORG_TYPE_WORDS[eu.type]} and {ORG_TYPE_WORDS[mx.type]})"
-        if name == "type_affinity":
-            pair = f"{ORG_TYPE_WORDS[eu.type]} and {ORG_TYPE_WORDS[mx.type]}"
-            return f"{pair} often cooperate across the Atlantic" if high else f"{pair} rarely cooperate across the Atlantic"
-        if name == "eu_mexico_interest":
-            return f"{eu.name} has declared an interest in Mexico" if high else \
-                f"{eu.name} has not declared a sector of interest in Mexico"
-        if name == "interest_match":
-            interest = ", ".join(tax[s].name for s in eu.facts.mexico_interest)
-            return f"{eu.name} looks for Mexican partners in {interest}" if interest else "no declared interest in this sector"
-        if name == "label":
-            labelled = [o.name for o in (eu, mx) if o.facts.label]
-            return f"{' and '.join(labelled)} holds a cluster-management quality label" if labelled else \
-                "neither holds a cluster-management quality label"
-        if name == "eccp_member":
-            return ("registered on the European Cluster Collaboration Platform" if high
-                    else "not registered on the European Cluster Collaboration Platform")
-        if name == "network_member":
-            return ("part of an international cluster network or strategic partnership" if high
-                    else "not part of an international cluster network")
-        if name == "shared_network":
-            return "both belong to the same network or partnership"
-        if name in ("eu_size", "eu_size_known"):
-            return members(eu)
-        if name in ("mx_size", "mx_size_known"):
-            return members(mx)
-        return name.replace("_", " ")

@@ -25,41 +25,20 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matcher.errors import InvalidProfile
+from matcher.feature_specs import FEATURE_SPECS
 from matcher.profiles import COOPERATION_WEIGHTS, Cooperation, Organisation, OrgType, Side
 from matcher.taxonomy import Taxonomy
 from matcher.text import profile_text
 
-#: Feature names, in column order, with what each one measures.
-FEATURES: dict[str, str] = {
-    "embedding_sim": "cosine similarity of the two profile embeddings",
-    "text_sim": "TF-IDF cosine similarity of the two profile texts (words and word pairs)",
-    "sector_jaccard": "Jaccard overlap of the declared sectors",
-    "parent_overlap": "Jaccard overlap of the sectors with all their parent sectors",
-    "root_overlap": "Jaccard overlap of the top-level sectors",
-    "sector_affinity": "smoothed log-lift of the pair's top-level sectors among documented cooperations",
-    "same_type": "both organisations are of the same type",
-    "type_affinity": "smoothed log-lift of this pair of organisation types among cooperations",
-    "eu_mexico_interest": "the European side declared an interest in Mexico",
-    "interest_match": "the European side's declared Mexico interest covers the Mexican side's sectors",
-    "label": "cluster-management quality labels (mean over both sides)",
-    "eccp_member": "registered on the European Cluster Collaboration Platform (mean over both sides)",
-    "network_member": "member of a network or strategic partnership (mean over both sides)",
-    "shared_network": "both belong to the same network or strategic partnership",
-    "partner_sim_mx": "similarity of the Mexican side to the European side's known partners",
-    "partner_sim_eu": "similarity of the European side to the Mexican side's known partners",
-    "eu_size": "log of the European side's member count (0 when unknown)",
-    "mx_size": "log of the Mexican side's member count (0 when unknown)",
-    "eu_size_known": "the European side's member count is known",
-    "mx_size_known": "the Mexican side's member count is known",
-}
+#: Feature names, in column order, with what each one measures (from :data:`FEATURE_SPECS`).
+FEATURES: dict[str, str] = {spec.name: spec.meaning for spec in FEATURE_SPECS}
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
 
 #: Features that describe the cooperation history of one party; an organisation that has none
 #: (a newcomer) has them at 0. Training adds copies of the training rows with these zeroed for
 #: one side (cold-start rows), so the ranker also learns to rank without history.
 HISTORY: dict[str, tuple[str, ...]] = {
-    "EU": ("partner_sim_mx",),
-    "MX": ("partner_sim_eu",),
+    side.value: tuple(spec.name for spec in FEATURE_SPECS if spec.history is side) for side in (Side.EU, Side.MX)
 }
 #: Popularity (how many cooperations an organisation already has) is not a feature: it says
 #: nothing about a newcomer, made a few well-documented clusters fill most lists, and ranked
@@ -70,10 +49,7 @@ HISTORY: dict[str, tuple[str, ...]] = {
 #: partner's sectors). The sources list interested clusters and cooperating clusters in
 #: different tables, so left free the interest weight comes out negative, which would steer
 #: Mexican organisations away from exactly the European clusters that look for them.
-MONOTONE_INCREASING: frozenset[str] = frozenset(
-    {"embedding_sim", "text_sim", "sector_jaccard", "parent_overlap", "root_overlap", "sector_affinity",
-     "eu_mexico_interest", "interest_match", "partner_sim_mx", "partner_sim_eu", "shared_network"}
-)
+MONOTONE_INCREASING: frozenset[str] = frozenset(spec.name for spec in FEATURE_SPECS if spec.monotone)
 
 #: Largest block of distinct rows x distinct columns :meth:`FeatureContext.pairs` computes at once.
 PAIRS_BLOCK_LIMIT = 4_000_000

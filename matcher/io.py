@@ -31,8 +31,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -629,19 +627,3 @@ class ImportReport:
     @staticmethod
     def _has(counts: ImportCounts) -> bool:
         return bool(counts.created or counts.updated or counts.unchanged)
-
-
-def write_text_atomic(path: Path | str, text: str) -> None:
-    """Write ``text`` to ``path`` through a synced temporary file in the same folder and a rename,
-    so a reader sees the old file or the new one, never a half-written one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

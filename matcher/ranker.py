@@ -27,9 +27,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from index.atomic import write_text_atomic
 from matcher.errors import NotTrained
 from matcher.features import FEATURE_NAMES, HISTORY, monotone_constraints
-from matcher.io import write_text_atomic
 
 if TYPE_CHECKING:
     from matcher.features import FeatureContext
@@ -321,7 +321,17 @@ def percentiles(scores: np.ndarray, axis: int) -> np.ndarray:
         counts = np.stack([np.searchsorted(ordered[i], scores[i], side="right") for i in range(scores.shape[0])])
     else:
         counts = np.stack([np.searchsorted(ordered[:, j], scores[:, j], side="right") for j in range(scores.shape[1])], axis=1)
-    return counts / n
+    return percentile_of(counts, n, joins=False)
+
+
+def percentile_of(counts: np.ndarray, size: int, joins: bool = True) -> np.ndarray:
+    """A value's percentile in a list of ``size`` values, ``counts`` of which are <= it.
+
+    With ``joins`` the value is not one of the ``size`` yet and joins the list, counting itself
+    once: ``(counts + 1) / (size + 1)``; otherwise ``counts / size``.
+    """
+    extra = 1 if joins else 0
+    return (counts + extra) / (size + extra)
 
 
 def reciprocal_scores(probabilities: np.ndarray) -> np.ndarray:

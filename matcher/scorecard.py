@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from matcher.io import write_text_atomic
+from index.atomic import write_text_atomic
 from matcher.settings import Settings
 
 

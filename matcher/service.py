@@ -23,7 +23,7 @@ from matcher.store.keys import ApiKeys
 from matcher.store.registry import Registry
 
 if TYPE_CHECKING:
-    from matcher.suggest import Suggester
+    from matcher.ranking import Suggester
 
 
 class Service:
@@ -56,7 +56,7 @@ class Service:
         if self._suggester is None:
             # Imported here: the ranking stack (scikit-learn, SciPy) takes a second or two to
             # import, which commands that only read or write the registry need not pay.
-            from matcher.suggest import Suggester
+            from matcher.ranking import Suggester
 
             self._suggester = Suggester(self.registry, self.settings, encoder=self._encoder, progress=self._progress)
         return self._suggester

@@ -235,3 +235,10 @@ def _sector_terms() -> dict:
 def sector_reader() -> SectorReader:
     """The reader over the shipped taxonomy and its everyday sector words."""
     return SectorReader.build(load_taxonomy())
+
+
+def infer_sectors(text: str, taxonomy: Taxonomy | None = None) -> list[str]:
+    """Sector ids read from free text in Spanish or English (:class:`SectorReader`)."""
+    if taxonomy is None or taxonomy is load_taxonomy():
+        return sector_reader().read(text)
+    return SectorReader.build(taxonomy).read(text)

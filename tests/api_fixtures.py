@@ -19,7 +19,7 @@ from matcher.profiles import Cooperation, Organisation
 from matcher.store.keys import ApiKeys
 from matcher.store.registry import Registry
 from matcher.settings import Settings
-from matcher.suggest import Suggester
+from matcher.ranking import Suggester
 
 SOURCE = [{"document": "test-fixture", "section": "api"}]
 

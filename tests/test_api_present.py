@@ -6,7 +6,7 @@ import json
 
 from api.present import RenderedSuggestions
 from matcher.profiles import Side
-from matcher.suggest import QueryInfo, SuggestionList
+from matcher.ranking import QueryInfo, SuggestionList
 
 
 def result(name: str, version: str = "v1", note: str = "") -> SuggestionList:

@@ -18,8 +18,8 @@ from matcher.embeddings import encoder_for
 from matcher.profiles import Organisation
 from matcher.store.registry import Registry
 from matcher.settings import Settings
-from matcher.suggest import Suggester, infer_sectors
-from matcher.taxonomy import load_taxonomy
+from matcher.ranking import Suggester
+from matcher.taxonomy import infer_sectors, load_taxonomy
 
 PROFILES = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_profiles.yaml").read_text(encoding="utf-8"))
 #: Written apart from the sector reader and never used to tune it: the honest figure.

@@ -21,7 +21,6 @@ from matcher.evaluation import (
     RankRecord,
     bootstrap,
     evaluate,
-    fit_ranker,
     fold_context,
     folds,
     metric_values,
@@ -32,6 +31,7 @@ from matcher.evaluation import (
 )
 from matcher.features import FeatureContext, fits
 from matcher.profiles import CooperationType, Split
+from matcher.ranker import fit_ranker
 from matcher.taxonomy import load_taxonomy
 from tests import ranker_fixtures as fx
 

@@ -17,7 +17,7 @@ from matcher.feedback import VERDICT_ROWS, feedback_rows
 from matcher.store.feedback import FeedbackStore
 from matcher.store.registry import Registry
 from matcher.settings import Settings
-from matcher.suggest import Suggester
+from matcher.ranking import Suggester
 from matcher.taxonomy import load_taxonomy
 
 
@@ -128,7 +128,7 @@ def test_train_command_reports_feedback(tmp_path: Path, monkeypatch):
     FeedbackStore(registry.store).add("med-lake", "wind-coast", "met")
     registry.close()
     with monkeypatch.context() as m:
-        m.setattr("matcher.suggest.get_encoder", lambda settings=None: KeywordEncoder(VOCABULARY))
+        m.setattr("matcher.ranking.suggester.get_encoder", lambda settings=None: KeywordEncoder(VOCABULARY))
         result = runner.invoke(app, ["train"])
         assert result.exit_code == 0, result.output
         assert "feedback: 1 positive and 0 negative pair(s) added; 1 verdict(s) ignored (same_side 1)" in result.output

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.manifest as manifest_mod
+import index.atomic as atomic
 import index.backends as backends
 from index import DuplicateItem, HNSWParams, IndexUnavailable, ItemMeta, SearchFilters, UnknownItem, VectorIndex
 from index_fixtures import clustered_vectors
@@ -289,7 +289,7 @@ def test_failed_save_keeps_the_old_index(items, tmp_path: Path, monkeypatch):
 def test_crash_between_renames_recovers_the_old_index(items, tmp_path: Path, monkeypatch, caplog):
     ids, vectors, metas = items
     VectorIndex.build(ids[:200], vectors[:200], metas[:200], model_name="m").save(tmp_path / "ix", "old")
-    real_rename, calls = manifest_mod.rename_path, []
+    real_rename, calls = atomic.rename_path, []
 
     def crash_on_second(src, dst):
         calls.append(dst)
@@ -297,10 +297,10 @@ def test_crash_between_renames_recovers_the_old_index(items, tmp_path: Path, mon
             raise OSError("power cut")
         real_rename(src, dst)
 
-    monkeypatch.setattr(manifest_mod, "rename_path", crash_on_second)
+    monkeypatch.setattr(atomic, "rename_path", crash_on_second)
     with pytest.raises(OSError, match="power cut"):
         VectorIndex.build(ids, vectors, metas, model_name="m").save(tmp_path / "ix", "new")
-    monkeypatch.setattr(manifest_mod, "rename_path", real_rename)
+    monkeypatch.setattr(atomic, "rename_path", real_rename)
     assert not (tmp_path / "ix").exists() and (tmp_path / ".ix.bak").is_dir()
     with caplog.at_level(logging.WARNING, logger="c2c.index"):
         recovered = VectorIndex.load(tmp_path / "ix")

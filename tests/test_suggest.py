@@ -16,8 +16,9 @@ from matcher.ranker import RANKER_FILE
 from matcher.store.registry import Registry
 from matcher.settings import Settings
 from matcher.features import fits
-from matcher.suggest import Suggester, SuggestionList, _mmr, infer_sectors
-from matcher.taxonomy import load_taxonomy
+from matcher.ranking import Suggester, SuggestionList
+from matcher.ranking.selection import mmr
+from matcher.taxonomy import infer_sectors, load_taxonomy
 from matcher.text import profile_text
 from tests import ranker_fixtures as fx
 
@@ -116,8 +117,8 @@ def test_mmr_by_hand():
     # items 0 and 1 are identical and best; 2 is a little weaker but different.
     vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     relevance = np.array([0.9, 0.89, 0.8])
-    assert _mmr(np.array([0, 1, 2]), relevance, vectors, k=2).tolist() == [0, 2, 1]
-    assert _mmr(np.array([0, 1, 2]), relevance, np.eye(3), k=3).tolist() == [0, 1, 2]
+    assert mmr(np.array([0, 1, 2]), relevance, vectors, k=2).tolist() == [0, 2, 1]
+    assert mmr(np.array([0, 1, 2]), relevance, np.eye(3), k=3).tolist() == [0, 1, 2]
 
 
 def test_diversify_avoids_near_identical_suggestions(fresh):
@@ -276,7 +277,7 @@ def cli_home(tmp_path, monkeypatch):
     # The command's plumbing is under test here, not where the ranker draws its line.
     monkeypatch.setenv("C2C_MIN_PROBABILITY", "0")
     monkeypatch.setenv("C2C_REQUIRE_FIT", "false")
-    monkeypatch.setattr("matcher.suggest.get_encoder", lambda settings=None: fx.encoder())
+    monkeypatch.setattr("matcher.ranking.suggester.get_encoder", lambda settings=None: fx.encoder())
     monkeypatch.setattr("matcher.embeddings.get_encoder", lambda settings=None: fx.encoder())
     return tmp_path
 

@@ -10,7 +10,7 @@ import pytest
 from matcher.profiles import Side
 from matcher.store.registry import Registry
 from matcher.settings import Settings
-from matcher.suggest import Suggester
+from matcher.ranking import Suggester
 from tests import ranker_fixtures as fx
 
 

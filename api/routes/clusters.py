@@ -13,7 +13,7 @@ from api.present import json_response
 from api.schemas import COUNTRY, ClusterCreate, ClusterPage, ClusterPatch, ClusterPublic, SuggestionsPublic
 from matcher.errors import UnknownOrganisation
 from matcher.profiles import OrgType, Side
-from matcher.suggest import SuggestionList
+from matcher.ranking import SuggestionList
 
 Id = Annotated[str, Path(min_length=1, max_length=200, description="organisation id (slug)")]
 Country = Annotated[str | None, Query(pattern=COUNTRY)]

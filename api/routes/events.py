@@ -47,7 +47,7 @@ from matcher.events import (
 from matcher.events.store import EventRecord, EventStore, StoredPlan
 from matcher.profiles import Organisation, OrgType, Side
 from matcher.store.registry import Registry
-from matcher.suggest import Suggester
+from matcher.ranking import Suggester
 
 EventId = Annotated[str, Path(min_length=1, max_length=80, description="event id")]
 ParticipantId = Annotated[str, Path(min_length=1, max_length=200, description="participant id")]

@@ -13,8 +13,7 @@ from api.present import suggestions_response
 from api.schemas import COUNTRY, MatchRequest, SuggestionsPublic
 from matcher.intake import new_organisation, resolve_sectors
 from matcher.profiles import Organisation, OrgType
-from matcher.suggest import infer_sectors
-from matcher.taxonomy import load_taxonomy
+from matcher.taxonomy import infer_sectors, load_taxonomy
 
 #: Id given to the transient profile of a match request; never stored.
 QUERY_ID = "match-query"

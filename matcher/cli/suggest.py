@@ -1,6 +1,6 @@
 """Suggestion commands: ``suggest``, ``train`` and ``evaluate``.
 
-Thin wrappers over :class:`matcher.suggest.Suggester` and :mod:`matcher.evaluation`; nothing
+Thin wrappers over :class:`matcher.ranking.Suggester` and :mod:`matcher.evaluation`; nothing
 here computes a score.
 """
 
@@ -21,7 +21,7 @@ from matcher.profiles import Organisation, OrgType
 from matcher.scorecard import save_evaluation
 from matcher.service import Service
 from matcher.settings import load_settings
-from matcher.taxonomy import load_taxonomy
+from matcher.taxonomy import infer_sectors, load_taxonomy
 from matcher.text import slugify
 
 SUGGEST_COLUMNS = ["rank", "name", "country", "probability", "why"]
@@ -42,9 +42,6 @@ def _open(**overrides: object) -> Service:
 
 
 def _profile_from_text(text: str, side: Optional[str], sectors: list[str], name: Optional[str]) -> Organisation:
-    # Imported here: matcher.suggest pulls in the ranking stack (see evaluate_command).
-    from matcher.suggest import infer_sectors
-
     if side is None:
         raise InvalidProfile("a profile given as text needs --side EU or --side MX", "side")
     side_value = parse_side(side)

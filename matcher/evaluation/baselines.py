@@ -1,0 +1,74 @@
+"""The methods compared: the ranker, its reciprocal ablation, and the baselines, as score matrices."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from matcher.features import FeatureContext, text_vectorizer
+from matcher.profiles import Organisation
+from matcher.ranker import fit_ranker, reciprocal_scores
+
+RANKER = "ranker"
+RANKER_RECIPROCAL = "ranker (reciprocal)"
+BASELINES = ("random", "popularity", "sector overlap", "tf-idf", "embedding")
+METHODS = (RANKER, RANKER_RECIPROCAL, *BASELINES)
+
+Scorer = Callable[[FeatureContext], np.ndarray]
+
+
+def tfidf_matrix(texts: Sequence[str]) -> np.ndarray:
+    """Row-normalised TF-IDF vectors of the profile texts (unsupervised; no pair information)."""
+    return text_vectorizer().fit_transform(texts).toarray().astype(np.float64)
+
+
+def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: float, negatives: int, seed: int) -> dict[str, Scorer]:
+    """Score matrices (n_eu x n_mx) for every method, from a fold's context."""
+    tfidf = tfidf_matrix(texts)
+    rows = {o.id: i for i, o in enumerate(organisations)}
+    cache: list[tuple[FeatureContext, np.ndarray]] = []
+
+    def ranker_probabilities(ctx: FeatureContext) -> np.ndarray:
+        # Both ranker rows of a fold share one fit; the context itself is the cache key.
+        if not cache or cache[0][0] is not ctx:
+            grid = ctx.grid()
+            model = fit_ranker(ctx, C=C, negatives=negatives, seed=seed, grid=grid)
+            cache[:] = [(ctx, model.score_features(grid))]
+        return cache[0][1]
+
+    fixed: dict[tuple[str, tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
+
+    def once(name: str, compute: Callable[[FeatureContext], np.ndarray]) -> Scorer:
+        """Scores that do not depend on cooperations are computed once for all folds."""
+        def scorer(ctx: FeatureContext) -> np.ndarray:
+            key = (name, tuple(ctx.eu_ids), tuple(ctx.mx_ids))
+            if key not in fixed:
+                fixed[key] = compute(ctx)
+            return fixed[key]
+        return scorer
+
+    def tfidf_scores(ctx: FeatureContext) -> np.ndarray:
+        eu = tfidf[[rows[i] for i in ctx.eu_ids]]
+        mx = tfidf[[rows[i] for i in ctx.mx_ids]]
+        return eu @ mx.T
+
+    def popularity(ctx: FeatureContext) -> np.ndarray:
+        # Within an EU query's row only the MX degree varies, within a column only the EU one.
+        return ctx.adjacency.sum(1)[:, None] + ctx.adjacency.sum(0)[None, :].astype(float)
+
+    def sector_overlap(ctx: FeatureContext) -> np.ndarray:
+        a, b = ctx.eu.expanded, ctx.mx.expanded
+        inter = a @ b.T
+        union = a.sum(1)[:, None] + b.sum(1)[None, :] - inter
+        return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+    return {
+        RANKER: ranker_probabilities,
+        RANKER_RECIPROCAL: lambda ctx: reciprocal_scores(ranker_probabilities(ctx)),
+        "random": lambda ctx: np.zeros((len(ctx.eu_ids), len(ctx.mx_ids))),
+        "popularity": popularity,
+        "sector overlap": once("sector overlap", sector_overlap),
+        "tf-idf": once("tf-idf", tfidf_scores),
+        "embedding": once("embedding", lambda ctx: (ctx.eu.vectors @ ctx.mx.vectors.T).astype(np.float64)),
+    }

@@ -1,0 +1,124 @@
+"""Scores on large registries, where the dense (n_eu x n_mx) matrices are not built.
+
+A query's candidates come from the vector index and are scored with the ranker one block at a
+time. The two percentiles of the reciprocal score are estimated against a fixed, seeded sample
+of reference organisations per side: every organisation's probabilities against the other
+side's sample are computed once per data version and kept sorted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from matcher.features import FEATURE_NAMES, FeatureContext
+from matcher.profiles import Side
+from matcher.ranker import PairRanker, percentile_of
+from matcher.ranking.state import State
+from matcher.settings import Settings
+
+Block = Callable[[np.ndarray | None, np.ndarray | None], np.ndarray]
+
+_controller = None
+
+
+def blas_single_thread() -> Any:
+    """Limit BLAS to one thread (a cached controller: building one per call costs milliseconds)."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+class RowStore(dict):
+    """Feature rows of the scored candidates only, indexed like the full (n, F) array."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.width = width
+
+    def __setitem__(self, rows: Any, values: Any) -> None:
+        for row, value in zip(np.asarray(rows).tolist(), values):
+            super().__setitem__(int(row), value)
+
+    def __getitem__(self, row: Any) -> np.ndarray:
+        return super().__getitem__(int(row))
+
+
+def reference(ctx: FeatureContext, model: PairRanker, settings: Settings, progress: bool = False
+              ) -> tuple[dict[Side, np.ndarray], dict[Side, np.ndarray]]:
+    """The seeded reference rows per side, and every organisation's sorted probabilities
+    against the other side's reference rows (computed once per data version)."""
+    rng = np.random.default_rng(settings.seed)
+    sample = {}
+    for side in (Side.EU, Side.MX):
+        n = len(ctx.ids(side))
+        sample[side] = np.sort(rng.choice(n, size=min(settings.reference_sample, n), replace=False))
+    reference = {}
+    step = 2048
+    for side in (Side.EU, Side.MX):
+        n = len(ctx.ids(side))
+        starts = range(0, n, step)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc=f"reference scores ({side.value})", unit="block")
+        out = np.empty((n, len(sample[side.counterpart])), dtype=np.float32)
+        for start in starts:
+            rows = np.arange(start, min(start + step, n))
+            if side is Side.EU:
+                out[rows] = model.score_features(ctx.grid(rows, sample[Side.MX]))
+            else:
+                out[rows] = model.score_features(ctx.grid(sample[Side.EU], rows)).T
+        out.sort(axis=1)
+        reference[side] = out
+    return sample, reference
+
+
+def large_scores(state: State, model: PairRanker, side: Side, rows: np.ndarray, block: Block,
+                 candidate_pool: int, query_row: int | None = None) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Full-length (counterpart) probability, reciprocal and feature arrays filled at ``rows`` only.
+
+    ``block(eu_rows, mx_rows)`` gives the query's features against the counterpart rows
+    named on its side of the call (the query's own side is ``None``). Percentiles are read
+    against the precomputed reference probabilities (``query_row``: the query's row when it
+    is registered; otherwise its reference probabilities are computed here).
+    """
+    ctx = state.ctx
+    counterpart = side.counterpart
+    n = len(ctx.ids(counterpart))
+    prob = np.full(n, -np.inf)
+    recip = np.zeros(n)
+    features = np.zeros((n, len(FEATURE_NAMES))) if n <= candidate_pool else RowStore(len(FEATURE_NAMES))
+    if not len(rows):
+        return prob, recip, features
+    with blas_single_thread():
+        x = block(*((None, rows) if side is Side.EU else (rows, None)))
+        p = model.score_features(x)
+        if query_row is not None:
+            own_ref = state.reference[side][query_row]
+        else:
+            ref_rows = state.sample[counterpart]
+            own_ref = np.sort(model.score_features(block(*((None, ref_rows) if side is Side.EU else (ref_rows, None)))))
+    theirs_ref = state.reference[counterpart][rows]  # (n_rows, R), sorted
+    own = percentile_of(np.searchsorted(own_ref, p, side="right"), len(own_ref))
+    theirs = percentile_of((theirs_ref <= p[:, None]).sum(1), theirs_ref.shape[1])
+    prob[rows] = p
+    recip[rows] = np.sqrt(own * theirs)
+    features[rows] = x
+    return prob, recip, features
+
+
+def large_pair_scores(state: State, model: PairRanker, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Reciprocal scores of registered EU rows x MX cols, percentiles estimated as in :func:`large_scores`."""
+    with blas_single_thread():
+        p = model.score_features(state.ctx.grid(rows, cols))
+    eu_ref = state.reference[Side.EU][rows]  # (a, R)
+    mx_ref = state.reference[Side.MX][cols]  # (b, R)
+    eu_pct = percentile_of((eu_ref[:, None, :] <= p[:, :, None]).sum(2), eu_ref.shape[1])
+    mx_pct = percentile_of((mx_ref[None, :, :] <= p[:, :, None]).sum(2), mx_ref.shape[1])
+    return np.sqrt(eu_pct * mx_pct)
+

@@ -1,0 +1,258 @@
+"""The :class:`Suggester`: partner suggestions over a registry (see :mod:`matcher.ranking`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Sequence
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from matcher.embeddings import Encoder, get_encoder
+from matcher.errors import InvalidProfile, UnknownOrganisation
+from matcher.features import FeatureContext
+from matcher.profiles import Organisation, Side
+from matcher.ranking.candidates import candidates
+from matcher.ranking.estimates import large_scores
+from matcher.ranking.indexes import IndexKeeper
+from matcher.ranking.models import RankerKeeper
+from matcher.ranking.results import SuggestionList
+from matcher.ranking.scoring import build_state, encode_unsaved, external_scores, pair_scores
+from matcher.ranking.selection import check_k, select
+from matcher.ranking.state import Choice, Request, State, split_cooperations
+from matcher.settings import Settings
+from matcher.taxonomy import Taxonomy, load_taxonomy
+from matcher.text import normalise
+
+log = logging.getLogger("c2c.suggest")
+
+CANDIDATE_POOL = 2000
+
+
+class Suggester:
+    """Suggestions over a registry (see :mod:`matcher.ranking` for the pipeline).
+
+    ``encoder`` defaults to the configured sentence-transformers model; ``min_probability``
+    overrides the threshold saved with the ranker; ``progress`` shows a progress bar while the
+    index is (re)built; above ``candidate_pool`` counterpart organisations only that many
+    nearest profiles from the vector index are ranked.
+    """
+
+    def __init__(self, registry: Any, settings: Settings | None = None, encoder: Encoder | None = None,
+                 taxonomy: Taxonomy | None = None, min_probability: float | None = None, progress: bool = False,
+                 candidate_pool: int = CANDIDATE_POOL, require_fit: bool | None = None):
+        self.registry = registry
+        self.settings = settings or getattr(registry, "settings", None) or Settings()
+        self._encoder = encoder
+        self.taxonomy = taxonomy or getattr(registry, "taxonomy", None) or load_taxonomy()
+        self._min_probability = min_probability if min_probability is not None else self.settings.min_probability
+        self.require_fit = self.settings.require_fit if require_fit is None else require_fit
+        self._checked_at = 0.0
+        self.progress = progress
+        self.candidate_pool = candidate_pool
+        self._lock = threading.RLock()
+        self._indexes = IndexKeeper(registry, self.settings, self.taxonomy, progress)
+        self._ranker = RankerKeeper(registry, self.settings)
+        self._state: State | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = get_encoder(self.settings)
+        return self._encoder
+
+    @property
+    def index(self) -> Any:
+        self._current()
+        return self._index
+
+    @property
+    def _index(self) -> Any:
+        return self._indexes.index
+
+    @property
+    def _meta(self) -> dict[str, Any]:
+        return self._ranker.meta
+
+    def results_version(self) -> str:
+        """Changes whenever a suggestion may change: on every data version, and on every refit.
+
+        Callers that keep results (the API's rendered responses) key them by this.
+        """
+        return self._current().results_version
+
+    def warm_up(self) -> None:
+        """Load the index, the ranker and the encoding model now rather than on a first request.
+
+        The model is otherwise loaded only when something must be encoded, which keeps
+        command-line calls fast but would make a server's first ``/match`` pay for it.
+        """
+        self._current()
+        encode = self.encoder.encode
+        try:
+            encode(["warm-up"], persist=False)
+        except TypeError:  # an encoder without a disk cache
+            encode(["warm-up"])
+
+    def close(self) -> None:
+        """Stop following the registry."""
+        self._indexes.close()
+
+    def _on_write(self, event: str, org_id: str) -> None:
+        """Registry callback: apply the write to the index now, rebuild scores on next use."""
+        with self._lock:
+            self._indexes.apply(event, org_id)
+            self._state = None
+            self._checked_at = 0.0
+
+    def _current(self) -> State:
+        """The precomputed state for the registry's current data version."""
+        state = self._state
+        now = time.monotonic()
+        if state is not None and now - self._checked_at < self.settings.data_version_ttl_s:
+            return state
+        version = self.registry.data_version()
+        ranker = self._ranker
+        stamp = ranker.saved_stamp()
+        self._checked_at = now
+        if state is not None and state.version == version and (ranker.stamp is None or stamp == ranker.stamp):
+            return state
+        with self._lock:
+            if ranker.stamp is not None and stamp != ranker.stamp:
+                # Another process (a second server worker, `c2c train`) saved a new ranker:
+                # load it, so every worker serves the same model.
+                log.info("the saved ranker changed; loading it")
+                ranker.forget()
+                self._state = None
+            if self._state is not None and self._state.version == version:
+                return self._state
+            self._state = self._build(version)
+            return self._state
+
+    def _build(self, version: str) -> State:
+        """Read the registry, bring the index in step, load or train the ranker, and score."""
+        orgs = self.registry.all_organisations()
+        coops, held = split_cooperations(self.registry.all_cooperations())
+        self._indexes.follow(orgs, version, self.encoder, self._on_write)
+        vectors = self._index.vectors([o.id for o in orgs]) if orgs else np.zeros((0, self.encoder.dim), np.float32)
+        with threadpool_limits(limits=1, user_api="blas"):
+            ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy)
+            if self._ranker.model is None:
+                self._ranker.load_or_train(ctx, version, self.encoder.name)
+            return build_state(version, ctx, self._ranker.model, orgs, held, self._ranker.generation,
+                               self.settings, self.progress)
+
+    @property
+    def min_probability(self) -> float:
+        """The probability a candidate needs to be shown (see :mod:`matcher.ranking`)."""
+        if self._ranker.model is None:
+            self._current()
+        return self._min_probability if self._min_probability is not None else float(self._meta["min_probability"])
+
+    # ------------------------------------------------------------------ training and the model card
+    def train(self) -> dict[str, Any]:
+        """Refit the ranker from the registry's cooperations, save it, and return a summary."""
+        with self._lock:
+            state = self._current()
+            meta = self._ranker.fit(state.ctx, state.version, self.encoder.name)
+            self._state = None
+            summary = dict(meta)
+            summary["coefficients"] = self._ranker.coefficients()
+            return summary
+
+    def model_card(self) -> dict[str, Any]:
+        """What the ranker is, what it learned from, and how scores are made."""
+        state = self._current()
+        return self._ranker.card(state.ctx, state.version, self.encoder.name, self.min_probability)
+
+    # ------------------------------------------------------------------ suggestions
+    def suggest(self, ref: str, k: int = 10, sector: Choice = None, country: Choice = None, type: Choice = None,
+                exclude_existing: bool = False, diversify: bool = False) -> SuggestionList:
+        """Suggestions for a registered organisation named by id, name, acronym or alias."""
+        request = Request(k, sector, country, type, exclude_existing, diversify)
+        state = self._current()
+        ctx = state.ctx
+        org_id = ref if ref in ctx else state.names.get(normalise(ref)) or self.registry.lookup(ref).id
+        if org_id not in ctx:
+            raise UnknownOrganisation(ref)
+        side, row = ctx.position(org_id)
+        known = ctx.adjacency[row] if side is Side.EU else ctx.adjacency[:, row]
+        held = [p for p in state.held.get(org_id, ()) if p in ctx]
+        if held:
+            known = known.copy()
+            known[[ctx.position(p)[1] for p in held]] = True
+        query = ctx.org(side, row)
+        vector = ctx.side_arrays(side).vectors[row]
+        if state.dense:
+            prob = state.prob[row] if side is Side.EU else state.prob[:, row]
+            recip = state.recip[row] if side is Side.EU else state.recip[:, row]
+            features = state.grid[row] if side is Side.EU else state.grid[:, row]
+            return self._select(state, query, org_id, vector, prob, recip, features, known, request)
+        rows = self._pool(state, side, vector, request)
+
+        def block(eu_rows: np.ndarray | None, mx_rows: np.ndarray | None) -> np.ndarray:
+            if side is Side.EU:
+                return ctx.grid(np.array([row]), mx_rows)[0]
+            return ctx.grid(eu_rows, np.array([row]))[:, 0]
+
+        prob, recip, features = large_scores(state, self._ranker.model, side, rows, block, self.candidate_pool,
+                                             query_row=row)
+        return self._select(state, query, org_id, vector, prob, recip, features, known, request, rows)
+
+    def suggest_for_profile(self, org: Organisation, k: int = 10, sector: Choice = None, country: Choice = None,
+                            type: Choice = None, diversify: bool = False) -> SuggestionList:
+        """Suggestions for a profile that is not saved (it has no documented cooperations)."""
+        request = Request(k, sector, country, type, False, diversify)
+        state = self._current()
+        model = self._ranker.model
+        if not state.dense:
+            check_k(k, self.settings.api_max_k)
+            vector = self._encode_unsaved([org])[0]
+            rows = self._pool(state, org.side, vector, request)
+
+            def block(eu_rows: np.ndarray | None, mx_rows: np.ndarray | None) -> np.ndarray:
+                return state.ctx.external(org, vector, mx_rows if org.side is Side.EU else eu_rows)
+
+            prob, recip, features = large_scores(state, model, org.side, rows, block, self.candidate_pool)
+            known = np.zeros(len(prob), dtype=bool)
+            return self._select(state, org, None, vector, prob, recip, features, known, request, rows)
+        vector = self._encode_unsaved([org])[0]
+        prob, recip = external_scores(state, model, org, vector)
+        features = state.ctx.external(org, vector)
+        known = np.zeros(len(prob), dtype=bool)
+        return self._select(state, org, None, vector, prob, recip, features, known, request)
+
+    def score_pairs(self, eu: Sequence[Organisation], mx: Sequence[Organisation]) -> np.ndarray:
+        """Reciprocal scores (len(eu), len(mx)) for the event planner.
+
+        Registered, unchanged profiles read the precomputed matrix; when any profile is new or
+        edited, the scores come from a context that includes the given profiles.
+        """
+        for org, side in [(o, Side.EU) for o in eu] + [(o, Side.MX) for o in mx]:
+            if org.side is not side:
+                raise InvalidProfile(f"{org.id} is not on the {side.value} side", "side")
+        state = self._current()
+        return pair_scores(state, self._ranker.model, eu, mx, self.taxonomy, self._encode_unsaved)
+
+    # ------------------------------------------------------------------ internals
+    def _encode_unsaved(self, orgs: Sequence[Organisation]) -> np.ndarray:
+        return encode_unsaved(self.encoder, self.taxonomy, orgs)
+
+    def _pool(self, state: State, side: Side, vector: np.ndarray, request: Request) -> np.ndarray:
+        """The index's candidates on a large registry: ``max(200, 10 k)`` nearest profiles passing the filters."""
+        check_k(request.k, self.settings.api_max_k)
+        return candidates(state, self._index, self.taxonomy, self.candidate_pool, side, vector, request,
+                          pool=max(200, 10 * request.k))
+
+    def _select(self, state: State, query: Organisation, query_id: str | None, vector: np.ndarray,
+                prob: np.ndarray, recip: np.ndarray, features: Any, known: np.ndarray, request: Request,
+                rows: np.ndarray | None = None) -> SuggestionList:
+        """Check ``k``, take the candidates when not given, and select the list."""
+        check_k(request.k, self.settings.api_max_k)
+        if rows is None:
+            rows = candidates(state, self._index, self.taxonomy, self.candidate_pool, query.side, vector, request)
+        return select(state, query, query_id, vector, prob, recip, features, known, rows, request,
+                      self.min_probability, self.require_fit)
