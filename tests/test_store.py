@@ -410,14 +410,18 @@ def test_migrations_run_from_scratch_and_back(tmp_path) -> None:
     with Registry.open(Settings(database_url=url, home=tmp_path), init=False) as reg:
         reg.init(seed=False)
         with reg.store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == "0003"
+            tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            assert {"events", "models"} <= tables
         config = alembic_config()
         with reg.store.write_engine.begin() as conn:
             config.attributes["connection"] = conn
             command.downgrade(config, "0001")
         with reg.store.engine.connect() as conn:
             columns = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(cooperations)")}
+            tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "split" not in columns and "eu_id" in columns
+        assert not {"events", "models"} & tables
         with reg.store.write_engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
