@@ -11,14 +11,14 @@ lower it, 0: free). Similarity-type features are constrained to be non-negative
 (:func:`matcher.features.monotone_constraints`), which is prior knowledge fixed in advance,
 not something tuned on the evaluation pairs.
 
-Fitted rankers are saved as JSON (never pickle) with :func:`save_ranker`, atomically.
+Fitted rankers are saved as JSON documents (never pickle) made by :func:`ranker_payload`;
+the service keeps them in its store (:class:`matcher.store.models.ModelStore`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -27,7 +27,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from index.atomic import write_text_atomic
 from matcher.errors import NotTrained
 from matcher.features import FEATURE_NAMES, HISTORY, monotone_constraints
 
@@ -259,17 +258,14 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "scipy": scipy.__version__}
 
 
-def save_ranker(
+def ranker_payload(
     model: PairRanker,
-    directory: Path | str,
     feature_names: Sequence[str],
     training_pairs: int,
     data_version: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``ranker.json`` into ``directory`` atomically (temporary file, then rename)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+) -> str:
+    """The JSON document of a fitted ranker and what it was trained on (nothing pickled)."""
     payload = {
         "format": FORMAT_VERSION,
         "kind": "PairRanker",
@@ -283,29 +279,27 @@ def save_ranker(
     }
     if len(payload["feature_names"]) != model.n_features_in_:
         raise ValueError("feature_names does not match the model's number of features")
-    target = directory / RANKER_FILE
-    write_text_atomic(target, json.dumps(payload, indent=2))
-    return target
+    return json.dumps(payload, indent=2)
 
 
-def load_ranker(directory: Path | str, feature_names: Sequence[str] | None = None) -> tuple[PairRanker, dict[str, Any]]:
-    """Read a ranker saved by :func:`save_ranker`; returns (model, metadata).
+def ranker_from_payload(text: str | None, feature_names: Sequence[str] | None = None, where: str = "the store"
+                        ) -> tuple[PairRanker, dict[str, Any]]:
+    """Read a document made by :func:`ranker_payload`; returns (model, metadata).
 
-    Raises :class:`NotTrained` when the file is missing, unreadable, or was trained on other
-    features than ``feature_names``.
+    Raises :class:`NotTrained` when there is none, when it is unreadable, or when it was
+    trained on other features than ``feature_names``.
     """
-    path = Path(directory) / RANKER_FILE
-    if not path.is_file():
-        raise NotTrained(f"no ranker at {path}; run `c2c train`")
+    if text is None:
+        raise NotTrained(f"no ranker in {where}; run `c2c train`")
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = json.loads(text)
         if payload.get("format") != FORMAT_VERSION or payload.get("kind") != "PairRanker":
             raise ValueError("unknown format")
         model = PairRanker.from_dict(payload["model"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise NotTrained(f"ranker file {path} is unreadable ({exc}); run `c2c train`") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise NotTrained(f"the ranker in {where} is unreadable ({exc}); run `c2c train`") from None
     if feature_names is not None and list(payload["feature_names"]) != list(feature_names):
-        raise NotTrained(f"ranker at {path} was trained on other features; run `c2c train`")
+        raise NotTrained(f"the ranker in {where} was trained on other features; run `c2c train`")
     meta = {k: v for k, v in payload.items() if k != "model"}
     return model, meta
 

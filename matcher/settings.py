@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     model_path: str = Field(default_factory=bundled_model_path)
     index_dir: Path | None = None
-    ranker_dir: Path | None = None
+    #: The name the served ranker is kept under in the store (every server of one database
+    #: serving the same name serves the same model).
+    ranker_name: str = "ranker"
     encode_batch_size: int = 32
     hnsw_threshold: int = 50_000
     seed: int = 13
@@ -92,8 +94,6 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.home / 'c2c.db'}"
         if self.index_dir is None:
             self.index_dir = self.home / "index"
-        if self.ranker_dir is None:
-            self.ranker_dir = self.home / "ranker"
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -221,6 +221,12 @@ def test_evaluate_reports_every_method_under_both_protocols(data, tmp_path):
     assert set(payload["protocols"][LOPO]["methods"]) == set(METHODS)
     md = paths[1].read_text()
     assert all(m in md for m in METHODS) and "Wilcoxon" in md
+    # The calibration check of the newcomer protocol: one point per ranked candidate of each query.
+    rel = result.calibration[LOOO]
+    ranker = [r for r in result.protocols[LOOO].records if r.method == RANKER]
+    assert rel.pairs == sum(r.candidates for r in ranker) and rel.positives == len(ranker)
+    assert sum(b["pairs"] for b in rel.bins) == rel.pairs
+    assert payload["calibration"][LOOO]["positives"] == len(ranker) and "calibration: " + LOOO in md
     frame = result.ranks_frame()
     assert {"pair", "direction", "rank", "reciprocal_rank"} <= set(frame.columns)
     assert len(frame) == sum(len(r.records) for r in result.protocols.values())

@@ -11,6 +11,7 @@ import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, VOCABULARY, Api, api, key_header  # noqa: F401
 from typer.testing import CliRunner
 
+from matcher.store.models import ModelStore
 from matcher.embeddings import KeywordEncoder
 from matcher.features import FeatureContext
 from matcher.feedback import VERDICT_ROWS, feedback_rows
@@ -90,11 +91,11 @@ def test_training_learns_from_verdicts(sqlite_url: str, tmp_path: Path):
     encoder = KeywordEncoder(VOCABULARY)
     try:
         plain = Suggester(registry, config.model_copy(update={"train_with_feedback": False,
-                                                              "ranker_dir": tmp_path / "plain"}), encoder=encoder)
+                                                              "ranker_name": "plain"}), encoder=encoder)
         plain.train()
         FeedbackStore(registry.store).add("med-lake", "auto-centro", "agreement_signed")
         FeedbackStore(registry.store).add("agri-plain", "agro-sur", "declined")
-        learned = Suggester(registry, config.model_copy(update={"ranker_dir": tmp_path / "learned"}), encoder=encoder)
+        learned = Suggester(registry, config.model_copy(update={"ranker_name": "learned"}), encoder=encoder)
         summary = learned.train()
         assert summary["feedback"] == {"positives": 1, "negatives": 1, "ignored": {
             "same_side": 0, "documented_pair": 0, "unknown_organisation": 0, "superseded": 0}}
@@ -135,12 +136,16 @@ def test_train_command_reports_feedback(tmp_path: Path, monkeypatch):
         result = runner.invoke(app, ["train", "--no-feedback"])
         assert result.exit_code == 0, result.output
         assert "feedback: left out" in result.output
-    meta = json.loads((home / "ranker" / "ranker.json").read_text())
+    registry = Registry.open(Settings(database_url=f"sqlite:///{home / 'c2c.db'}", home=home), init=False)
+    try:
+        meta = json.loads(ModelStore(registry.store).load("ranker")[0])
+    finally:
+        registry.close()
     assert meta["feedback"] is None and np.isfinite(meta["min_probability"])
 
 
 def test_a_ranker_saved_by_another_process_is_loaded(sqlite_url: str, tmp_path: Path):
-    """Two server workers share the ranker file: a retrain in one reaches the other."""
+    """Two server workers share the stored ranker: a retrain in one reaches the other."""
     registry, config = _registry(sqlite_url, tmp_path, train_with_feedback=True)
     encoder = KeywordEncoder(VOCABULARY)
     try:

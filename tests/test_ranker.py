@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from matcher.errors import NotTrained
 from matcher.features import FEATURE_NAMES, FeatureContext, monotone_constraints
-from matcher.ranker import RANKER_FILE, PairRanker, load_ranker, percentiles, reciprocal_scores, save_ranker
+from matcher.ranker import PairRanker, percentiles, ranker_from_payload, ranker_payload, reciprocal_scores
 from matcher.taxonomy import load_taxonomy
 from tests import ranker_fixtures as fx
 
@@ -68,32 +68,29 @@ def test_json_round_trip_gives_identical_predictions(tmp_path):
     ctx = FeatureContext.build(orgs, fx.cooperations(), fx.vectors(orgs), load_taxonomy())
     X, y, w = ctx.training_data(4, 0)
     model = PairRanker(C=0.5, monotone=monotone_constraints()).fit(X, y, sample_weight=w)
-    path = save_ranker(model, tmp_path / "ranker", FEATURE_NAMES, training_pairs=int(y.sum()), data_version="v7",
-                       extra={"base_rate": 0.1})
-    payload = json.loads(path.read_text())  # plain JSON, nothing pickled
+    text = ranker_payload(model, FEATURE_NAMES, training_pairs=int(y.sum()), data_version="v7", extra={"base_rate": 0.1})
+    payload = json.loads(text)  # plain JSON, nothing pickled
     assert payload["feature_names"] == list(FEATURE_NAMES)
     assert payload["training_pairs"] == 6 and payload["data_version"] == "v7"
     assert {"scikit-learn", "numpy", "matcher"} <= set(payload["versions"])
-    assert [p.name for p in (tmp_path / "ranker").iterdir()] == [RANKER_FILE]  # no temporary file left
-    loaded, meta = load_ranker(tmp_path / "ranker", FEATURE_NAMES)
+    loaded, meta = ranker_from_payload(text, FEATURE_NAMES)
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     np.testing.assert_array_equal(loaded.score_features(ctx.grid()), model.score_features(ctx.grid()))
     assert meta["base_rate"] == 0.1 and loaded.get_params() == model.get_params()
 
 
 def test_loading_refuses_missing_corrupt_or_foreign_files(tmp_path):
-    with pytest.raises(NotTrained):
-        load_ranker(tmp_path)
-    (tmp_path / RANKER_FILE).write_text("{not json")
-    with pytest.raises(NotTrained):
-        load_ranker(tmp_path)
+    for bad in (None, "{not json", "[1, 2]", json.dumps({"format": 1, "kind": "Other"}),
+                json.dumps({"format": 1, "kind": "PairRanker", "model": {"coef": "x"}})):
+        with pytest.raises(NotTrained):
+            ranker_from_payload(bad)
     X, y = _data()
-    save_ranker(PairRanker().fit(X, y), tmp_path, ["a", "b", "c"], training_pairs=3)
-    assert load_ranker(tmp_path, ["a", "b", "c"])[0].n_features_in_ == 3
+    text = ranker_payload(PairRanker().fit(X, y), ["a", "b", "c"], training_pairs=3)
+    assert ranker_from_payload(text, ["a", "b", "c"])[0].n_features_in_ == 3
     with pytest.raises(NotTrained):
-        load_ranker(tmp_path, ["a", "b", "d"])
+        ranker_from_payload(text, ["a", "b", "d"])
     with pytest.raises(ValueError):
-        save_ranker(PairRanker().fit(X, y), tmp_path, ["a"], training_pairs=3)
+        ranker_payload(PairRanker().fit(X, y), ["a"], training_pairs=3)
 
 
 def test_percentiles_and_reciprocal_score_by_hand():

@@ -12,8 +12,8 @@ import pytest
 from matcher.embeddings import KeywordEncoder
 from matcher.errors import InvalidProfile, UnknownOrganisation, UnknownSector
 from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Side
-from matcher.ranker import RANKER_FILE
 from matcher.store.registry import Registry
+from matcher.store.models import ModelStore
 from matcher.settings import Settings
 from matcher.features import fits
 from matcher.ranking import Suggester, SuggestionList
@@ -242,21 +242,44 @@ def test_new_cooperations_are_picked_up_at_once(fresh):
 def test_ranker_is_trained_saved_and_reloaded(fresh):
     reg, sg = fresh
     sg.suggest("eu-wind", k=3)
-    path = Path(reg.settings.ranker_dir) / RANKER_FILE
-    assert path.is_file()
-    saved = json.loads(path.read_text())
+    stored = ModelStore(reg.store)
+    saved = json.loads(stored.load(reg.settings.ranker_name)[0])
     assert saved["training_pairs"] == 6 and saved["data_version"] == reg.data_version()
+    assert saved["calibration"]["method"] == "platt" and saved["calibration"]["positives"] >= 6
     other = Suggester(reg, reg.settings, encoder=fx.encoder(), min_probability=0.0)
     assert other.suggest("eu-wind", k=6).model_dump() == sg.suggest("eu-wind", k=6).model_dump()
     assert other._meta["trained_at"] == saved["trained_at"]  # loaded, not retrained
     other_encoder = Suggester(reg, reg.settings, encoder=KeywordEncoder(["wind", "aerospace"]), min_probability=0.0)
     other_encoder.suggest("eu-wind", k=3)  # a ranker fitted on other embeddings is not reused
-    assert json.loads(path.read_text())["encoder"] == other_encoder.encoder.name
+    assert json.loads(stored.load(reg.settings.ranker_name)[0])["encoder"] == other_encoder.encoder.name
     summary = sg.train()
     assert summary["training_pairs"] == 6 and set(summary["coefficients"]) == set(saved["feature_names"])
     card = sg.model_card()
     assert card["training_pairs"] == 6 and card["organisations"] == {"EU": 6, "MX": 6}
     assert set(card["features"]) == set(saved["feature_names"])
+    assert card["calibration"]["method"] == "platt"
+
+
+def test_a_retrain_by_another_server_is_served_on_the_next_request(fresh):
+    reg, sg = fresh
+    before = sg.suggest("eu-wind", k=3)
+    other = Suggester(reg, reg.settings, encoder=fx.encoder(), min_probability=0.0)
+    version = ModelStore(reg.store).version(reg.settings.ranker_name)
+    other.train()
+    assert ModelStore(reg.store).version(reg.settings.ranker_name) == version + 1
+    after = sg.suggest("eu-wind", k=3)
+    assert sg._meta["trained_at"] == other._meta["trained_at"]
+    assert after._results_version != before._results_version  # the new model's scores, not the old ones
+
+
+def test_shown_probabilities_are_calibrated_and_follow_the_order(fresh):
+    reg, sg = fresh
+    items = sg.suggest("eu-wind", k=6).items
+    probs = [i.probability for i in items]
+    assert all(p is not None and 0.0 <= p <= 1.0 for p in probs)
+    assert probs == sorted(probs, reverse=True)
+    calibration = sg._ranker.calibration
+    assert calibration is not None and calibration.slope > 0
 
 
 def test_infer_sectors_from_text():
@@ -318,9 +341,10 @@ def test_cli_suggest_for_text_and_errors(cli_home, capsys):
 
 
 def test_cli_train_and_evaluate(cli_home, capsys, tmp_path):
-    code, out, _ = run_cli(["train"], capsys)
-    assert code == 0 and "trained on 6 documented pairs" in out
-    assert (cli_home / "ranker" / RANKER_FILE).is_file()
+    code, out, _ = run_cli(["train", "--out", str(tmp_path / "export")], capsys)
+    assert code == 0 and "trained on 6 documented pairs" in out and "calibration: fitted on" in out
+    exported = json.loads((tmp_path / "export" / "ranker.json").read_text())
+    assert exported["kind"] == "PairRanker" and exported["training_pairs"] == 6
     code, out, err = run_cli(["evaluate", "--bootstrap", "50", "--out", str(tmp_path / "eval"), "--format", "json"], capsys)
     assert code == 0
     payload = json.loads(out)

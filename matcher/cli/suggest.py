@@ -99,11 +99,13 @@ def train_command(
         None, "--feedback/--no-feedback",
         help="Add users' verdicts on suggestions to the documented cooperations "
              "(default: the C2C_TRAIN_WITH_FEEDBACK setting, on unless changed)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the fitted ranker as ranker.json in this folder."),
 ) -> None:
-    """Refit the ranker on the registry's documented cooperations (and feedback) and save it."""
+    """Refit the ranker on the registry's documented cooperations (and feedback) and save it in the store."""
     with _open(**({} if feedback is None else {"train_with_feedback": feedback})) as service:
         summary = service.suggester.train()
-        ranker_dir = service.settings.ranker_dir
+        if out is not None:
+            export = service.suggester.export_ranker(out)
     typer.echo(f"trained on {summary['training_pairs']} documented pairs and {summary['negatives']} sampled "
                f"non-pairs (data version {summary['data_version']})")
     used = summary.get("feedback")
@@ -116,7 +118,10 @@ def train_command(
                       if skipped else ""))
     coefs = sorted(summary["coefficients"].items(), key=lambda kv: -abs(kv[1]))
     typer.echo("strongest features: " + ", ".join(f"{n} {c:+.2f}" for n, c in coefs[:5]))
-    typer.echo(f"saved to {ranker_dir}")
+    calibration = summary.get("calibration")
+    typer.echo("calibration: " + (f"fitted on {calibration['pairs']} held-out pairs ({calibration['positives']} documented)"
+                                  if calibration else "none (too few documented cooperations)"))
+    typer.echo("saved in the store" + (f"; a copy written to {export}" if out is not None else ""))
 
 
 @app.command("evaluate")

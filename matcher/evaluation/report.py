@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matcher.calibration import Reliability
 from matcher.evaluation.bias import PopularityBias
 from matcher.evaluation.bootstrap import Estimate, PairedTest
 from matcher.evaluation.metrics import METRICS, RankRecord
@@ -45,6 +46,8 @@ class EvaluationResult:
     protocols: dict[str, ProtocolResult]
     settings: dict = field(default_factory=dict)
     bias: PopularityBias | None = None
+    #: Per protocol (newcomer, external): how the calibrated probability matches what happened.
+    calibration: dict[str, Reliability] = field(default_factory=dict)
 
     def ranks_frame(self) -> pd.DataFrame:
         """Every rank record of every protocol and method (the per-pair ranks CSV)."""
@@ -69,6 +72,7 @@ class EvaluationResult:
                 for name, res in self.protocols.items()
             },
             "popularity_bias": asdict(self.bias) if self.bias else None,
+            "calibration": {name: rel.to_dict() for name, rel in self.calibration.items()},
         }
 
     def to_json(self) -> str:
@@ -94,6 +98,10 @@ class EvaluationResult:
                 lines += ["", f"{c.method} vs {c.baseline} (best baseline by MRR): mean difference in reciprocal rank "
                           f"{c.mean_difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}] over {c.groups} groups; "
                           f"paired bootstrap p = {c.bootstrap_p:.4f}, Wilcoxon signed-rank p = {c.wilcoxon_p:.4g}."]
+        for name, rel in self.calibration.items():
+            lines += ["", f"## calibration: {name}", "",
+                      "Every ranked query's candidates, each with the calibrated probability shown to users; "
+                      "observed = share that is the held-out partner.", "", rel.format()]
         if self.bias is not None:
             lines += ["", "## popularity bias (served ranker, trained on the training part)", "", self.bias.format()]
             if self.bias.over_suggested:

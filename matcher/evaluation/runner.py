@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from matcher.calibration import Reliability, cross_fitted, fit_calibration, out_of_fold_scores, reliability
 from matcher.errors import InvalidProfile
 from matcher.evaluation.baselines import BASELINES, METHODS, RANKER, Scorer, scorers
 from matcher.evaluation.bias import popularity_bias
 from matcher.evaluation.bootstrap import bootstrap, paired_test
 from matcher.evaluation.metrics import EU_TO_MX, MX_TO_EU, RankRecord, rank_of, top_k
-from matcher.evaluation.protocols import EXTERNAL, PROTOCOLS, Fold, fold_context, folds, unique_pairs
+from matcher.evaluation.protocols import EXTERNAL, LOOO, PROTOCOLS, Fold, fold_context, folds, unique_pairs
 from matcher.evaluation.report import EvaluationResult, ProtocolResult
 from matcher.features import FEATURE_NAMES, FeatureContext
 from matcher.profiles import Cooperation, Organisation, Side, Split
@@ -33,10 +34,13 @@ def run_protocol(
     methods: dict[str, Scorer],
     seed: int = 0,
     progress: bool = False,
+    samples: list[tuple[np.ndarray, np.ndarray, str]] | None = None,
 ) -> tuple[list[RankRecord], dict[str, dict[str, set[str]]]]:
     """Rank every held-out pair of every fold with every method.
 
-    Returns the records and, per method, the ids covered by each group's top-10 lists.
+    Returns the records and, per method, the ids covered by each group's top-10 lists. With
+    ``samples`` given, every query's ranker scores over its candidates are appended to it as
+    ``(scores, labels, group)`` (label 1 for the held-out partner), for the calibration check.
     """
     fold_list = folds(protocol, cooperations)
     iterator: Iterable[Fold] = fold_list
@@ -73,6 +77,8 @@ def run_protocol(
                                           EU_TO_MX if side is Side.EU else MX_TO_EU, query, target, g, t, n))
                 best = top_k(line, candidates, 10, rng)
                 covers[method].setdefault(group, set()).update(counterpart[i] for i in best)
+                if samples is not None and method == RANKER:
+                    samples.append((line[candidates], (candidates == trow).astype(int), group))
     return records, covers
 
 
@@ -117,13 +123,19 @@ def evaluate(
     selected = {m: all_scorers[m] for m in chosen}
     population = len(organisations)
     out: dict[str, ProtocolResult] = {}
+    reliabilities: dict[str, Reliability] = {}
     for protocol in protocols:
         n_folds = len(folds(protocol, cooperations))
         if not n_folds:
             continue  # e.g. no external test part in this data
         # Many small matrix products: one BLAS thread is several times faster than two.
+        samples: list[tuple[np.ndarray, np.ndarray, str]] | None = [] if RANKER in chosen else None
         with threadpool_limits(limits=1, user_api="blas"):
-            records, covers = run_protocol(protocol, organisations, cooperations, vectors, taxonomy, selected, seed, progress)
+            records, covers = run_protocol(protocol, organisations, cooperations, vectors, taxonomy, selected, seed,
+                                           progress, samples)
+            if samples and protocol in (LOOO, EXTERNAL):
+                reliabilities[protocol] = _reliability(protocol, samples, organisations, cooperations, vectors,
+                                                       taxonomy, C, negatives, seed)
         metrics = {}
         for m in chosen:
             recs = [r for r in records if r.method == m]
@@ -149,7 +161,30 @@ def evaluate(
                 "encoder": encoder_name, "organisations": population, "cooperations": len(cooperations),
                 "pairs": len(unique_pairs(cooperations)), "test_pairs": len(test_pairs),
                 "features": list(FEATURE_NAMES)}
-    return EvaluationResult(out, settings, bias)
+    return EvaluationResult(out, settings, bias, reliabilities)
+
+
+def _reliability(protocol: str, samples: list[tuple[np.ndarray, np.ndarray, str]], organisations: Sequence[Organisation],
+                 cooperations: Sequence[Cooperation], vectors: np.ndarray, taxonomy: Taxonomy, C: float,
+                 negatives: int, seed: int) -> Reliability:
+    """How well the calibrated probability matches what happened, under one protocol.
+
+    Newcomer protocol: each fold's out-of-fold scores are calibrated by a map fitted on the
+    other folds' scores only (cross-fitting over ten groups of folds). External test part: the
+    served recipe, a calibration fitted on the training part's own out-of-fold scores, applied
+    to the scores of the test pairs' queries.
+    """
+    scores = np.concatenate([s for s, _, _ in samples])
+    labels = np.concatenate([y for _, y, _ in samples])
+    if protocol == LOOO:
+        names = sorted({g for _, _, g in samples})
+        bucket = {g: i % 10 for i, g in enumerate(names)}
+        groups = np.concatenate([np.full(len(s), bucket[g]) for s, _, g in samples])
+        return reliability(cross_fitted(scores, labels, groups), labels)
+    train = [c for c in cooperations if c.split is not Split.TEST]
+    ctx = FeatureContext.build(organisations, train, vectors, taxonomy)
+    oof = out_of_fold_scores(ctx, lambda sub: fit_ranker(sub, C=C, negatives=negatives, seed=seed), seed=seed)
+    return reliability(fit_calibration(oof.probabilities, oof.labels)(scores), labels)
 
 
 def evaluate_dataset(encoder: Encoder | None = None, dataset: Dataset | None = None, **kwargs: Any

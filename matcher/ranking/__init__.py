@@ -6,7 +6,8 @@ pair features -> ranker probability -> reciprocal score -> filters -> explanatio
 The suggester owns the index lifecycle. On first use it makes sure the saved vector index
 matches the registry (rebuilding or patching it, with a log line), subscribes to the
 registry's writes so single profiles are added, updated or removed in the index at once, and
-loads the ranker from ``Settings().ranker_dir`` (training and saving it when there is none).
+loads the ranker kept in the store under ``Settings().ranker_name`` (training and saving it when there
+is none).
 Whenever the registry's data version moves (a profile or a cooperation changed, in this
 process or another) the feature context and the score matrices are rebuilt on the next call.
 Results are not cached here: a server caches its rendered responses by request and by

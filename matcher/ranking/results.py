@@ -21,7 +21,10 @@ class Suggestion(BaseModel):
     type: OrgType
     sectors: list[str]
     score: float = Field(description="reciprocal score in [0, 1]: how high the pair ranks in both sides' lists")
-    probability: float = Field(description="ranker probability that the pair cooperates (the list's order)")
+    probability: float | None = Field(description=(
+        "calibrated chance that such a pair is a documented cooperation, as measured on organisations held "
+        "out of training; None when too few cooperations are documented to calibrate. The list is "
+        "ordered by the ranker's score, which this follows"))
     explanation: Explanation
 
 

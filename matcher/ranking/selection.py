@@ -74,7 +74,7 @@ def select(state: State, query: Organisation, query_id: str | None, vector: np.n
         explanation = state.explainer.explain(eu, mx, features[j], eu_vec, mx_vec, query_side=side)
         items.append(Suggestion(rank=rank, id=cand.id, name=cand.name, side=cand.side, country=cand.country,
                                 type=cand.type, sectors=cand.sectors, score=round(float(recip[j]), 4),
-                                probability=round(float(prob[j]), 4), explanation=explanation))
+                                probability=state.probability(float(prob[j])), explanation=explanation))
     note = _note(query, k, len(items), len(rows), len(fitting), len(passing), floor)
     result = SuggestionList(query=QueryInfo(id=query_id, name=query.name, side=side, sectors=query.sectors),
                             items=items, note=note, filters=request.filters(), data_version=state.version)

@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from matcher.calibration import Calibration
 from matcher.explain import Explainer
 from matcher.features import FeatureContext
 from matcher.profiles import Cooperation, Organisation, Side, Split
@@ -30,6 +31,11 @@ class State:
     reference: dict[Side, np.ndarray] | None = None  # large path: (n_side, R) sorted probabilities
     generation: int = 0  # the Suggester's ranker generation the scores were made with
     held: dict[str, set[str]] = field(default_factory=dict)  # org id -> partners in the external test part
+    calibration: Calibration | None = None  # ranker score -> chance of a documented pair
+
+    def probability(self, score: float) -> float | None:
+        """The calibrated probability shown for a ranker score (None without a calibration)."""
+        return None if self.calibration is None else round(float(self.calibration(score)), 4)
 
     @property
     def results_version(self) -> str:

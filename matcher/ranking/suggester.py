@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from matcher.embeddings import Encoder, get_encoder
-from matcher.errors import InvalidProfile, UnknownOrganisation
+from index.atomic import write_text_atomic
+from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation
 from matcher.features import FeatureContext
 from matcher.profiles import Organisation, Side
+from matcher.ranker import RANKER_FILE
 from matcher.ranking.candidates import candidates
 from matcher.ranking.estimates import large_scores
 from matcher.ranking.indexes import IndexKeeper
@@ -142,8 +145,10 @@ class Suggester:
             ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy)
             if self._ranker.model is None:
                 self._ranker.load_or_train(ctx, version, self.encoder.name)
-            return build_state(version, ctx, self._ranker.model, orgs, held, self._ranker.generation,
-                               self.settings, self.progress)
+            state = build_state(version, ctx, self._ranker.model, orgs, held, self._ranker.generation,
+                                self.settings, self.progress)
+            state.calibration = self._ranker.calibration
+            return state
 
     @property
     def min_probability(self) -> float:
@@ -162,6 +167,17 @@ class Suggester:
             summary = dict(meta)
             summary["coefficients"] = self._ranker.coefficients()
             return summary
+
+    def export_ranker(self, directory: Path | str) -> Path:
+        """Write the served ranker's JSON document to ``directory/ranker.json``."""
+        self._current()
+        stored = self._ranker.models.load(self.settings.ranker_name)
+        if stored is None:
+            raise NotTrained("no ranker is stored yet; run `c2c train`")
+        target = Path(directory) / RANKER_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(target, stored[0])
+        return target
 
     def model_card(self) -> dict[str, Any]:
         """What the ranker is, what it learned from, and how scores are made."""
