@@ -118,7 +118,8 @@ class OrgArrays:
         facts = [o.facts for o in orgs]
         members = np.array([f.members if f.members is not None else -1 for f in facts], dtype=float)
         return cls(
-            vectors=np.asarray(vectors, dtype=np.float32).reshape(n, -1),
+            # An empty side keeps its vector width, so its (0, d) arrays still multiply.
+            vectors=np.asarray(vectors, dtype=np.float32).reshape(n, np.shape(vectors)[-1] if np.ndim(vectors) == 2 else -1),
             text=sparse.csr_matrix(text),
             sectors=sectors,
             expanded=expanded,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from matcher.embeddings import KeywordEncoder
-from matcher.errors import InvalidProfile, UnknownOrganisation, UnknownSector
+from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation, UnknownSector
 from matcher.profiles import Cooperation, CooperationType, Organisation, OrgType, Side
 from matcher.store.registry import Registry
 from matcher.store.models import ModelStore
@@ -473,3 +473,28 @@ def test_a_list_runs_out_where_the_fit_runs_out(tmp_path):
             assert fits(x)[0]
     finally:
         reg.close()
+
+
+@pytest.mark.parametrize("emptied", [Side.EU, Side.MX])
+def test_a_registry_with_one_side_empty_answers_with_a_note(tmp_path: Path, emptied: Side):
+    """Deleting every profile of one side leaves a working service: empty lists with a plain note."""
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'c2c.db'}")
+    with Registry.open(settings, init=False) as reg:
+        reg.init(seed=False)
+        reg.import_records(fx.organisations(), fx.cooperations())
+        sg = Suggester(reg, settings, encoder=fx.encoder(), min_probability=0.0)
+        sg.suggest("eu-wind", k=3)  # a ranker is trained while both sides exist
+        gone = [o for o in fx.organisations() if o.side is emptied]
+        left = [o for o in fx.organisations() if o.side is not emptied]
+        for org in gone:
+            reg.delete(org.id)
+        listed = sg.suggest(left[0].id, k=5)
+        assert listed.items == [] and listed.note == f"no {emptied.value} organisation is registered yet"
+        unsaved = sg.suggest_for_profile(left[1].model_copy(update={"id": "probe"}), k=5)
+        assert unsaved.items == [] and "registered yet" in unsaved.note
+        # A profile of the emptied side still gets suggestions from the side that is left.
+        other = sg.suggest_for_profile(gone[0].model_copy(update={"id": "probe"}), k=5)
+        assert {s.side for s in other.items} <= {left[0].side}
+        assert sg.model_card()["organisations"][emptied.value] == 0
+        with pytest.raises(NotTrained):
+            sg.train()  # nothing to learn from: a clear domain error, not a crash

@@ -75,7 +75,10 @@ def select(state: State, query: Organisation, query_id: str | None, vector: np.n
         items.append(Suggestion(rank=rank, id=cand.id, name=cand.name, side=cand.side, country=cand.country,
                                 type=cand.type, sectors=cand.sectors, score=round(float(recip[j]), 4),
                                 probability=state.probability(float(prob[j])), explanation=explanation))
-    note = _note(query, k, len(items), len(rows), len(fitting), len(passing), floor)
+    if not ctx.ids(side.counterpart):
+        note = f"no {side.counterpart.value} organisation is registered yet"
+    else:
+        note = _note(query, k, len(items), len(rows), len(fitting), len(passing), floor)
     result = SuggestionList(query=QueryInfo(id=query_id, name=query.name, side=side, sectors=query.sectors),
                             items=items, note=note, filters=request.filters(), data_version=state.version)
     result._results_version = state.results_version
