@@ -60,15 +60,16 @@ class Suggester:
         self._ranker = RankerKeeper(registry, self.settings)
         self._state: State | None = None
 
-    # ------------------------------------------------------------------ lifecycle
     @property
     def encoder(self) -> Encoder:
+        """The encoder, the configured model unless one was given (loaded on first use)."""
         if self._encoder is None:
             self._encoder = get_encoder(self.settings)
         return self._encoder
 
     @property
     def index(self) -> Any:
+        """The vector index, in step with the registry."""
         self._current()
         return self._index
 
@@ -81,18 +82,14 @@ class Suggester:
         return self._ranker.meta
 
     def results_version(self) -> str:
-        """Changes whenever a suggestion may change: on every data version, and on every refit.
-
-        Callers that keep results (the API's rendered responses) key them by this.
-        """
+        """Changes whenever a suggestion may change (every data version, every refit); callers that
+        keep results (the API's rendered responses) key them by this."""
         return self._current().results_version
 
     def warm_up(self) -> None:
-        """Load the index, the ranker and the encoding model now rather than on a first request.
-
-        The model is otherwise loaded only when something must be encoded, which keeps
-        command-line calls fast but would make a server's first ``/match`` pay for it.
-        """
+        """Load the index, the ranker and the encoding model now rather than on a first request
+        (the model is otherwise loaded when something must be encoded: fast command-line calls,
+        but a server's first ``/match`` would pay for it)."""
         self._current()
         encode = self.encoder.encode
         try:
@@ -157,7 +154,6 @@ class Suggester:
             self._current()
         return self._min_probability if self._min_probability is not None else float(self._meta["min_probability"])
 
-    # ------------------------------------------------------------------ training and the model card
     def train(self) -> dict[str, Any]:
         """Refit the ranker from the registry's cooperations, save it, and return a summary."""
         with self._lock:
@@ -184,7 +180,6 @@ class Suggester:
         state = self._current()
         return self._ranker.card(state.ctx, state.version, self.encoder.name, self.min_probability)
 
-    # ------------------------------------------------------------------ suggestions
     def suggest(self, ref: str, k: int = 10, sector: Choice = None, country: Choice = None, type: Choice = None,
                 exclude_existing: bool = False, diversify: bool = False) -> SuggestionList:
         """Suggestions for a registered organisation named by id, name, acronym or alias."""
@@ -253,7 +248,6 @@ class Suggester:
         state = self._current()
         return pair_scores(state, self._ranker.model, eu, mx, self.taxonomy, self._encode_unsaved)
 
-    # ------------------------------------------------------------------ internals
     def _encode_unsaved(self, orgs: Sequence[Organisation]) -> np.ndarray:
         return encode_unsaved(self.encoder, self.taxonomy, orgs)
 
