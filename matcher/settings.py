@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     #: 0 (the default) asks on every request, so a write by another worker or process is seen
     #: at once; a positive value saves a store query per request at the cost of that delay.
     data_version_ttl_s: float = 0.0
+    #: After a write, keep serving the previous suggestions while a background thread rebuilds
+    #: them (reads stay fast while others write; a list may lag a write by the rebuild time,
+    #: about a second on the shipped data). Off, the first read after a write rebuilds, and
+    #: every read sees every earlier write. ``c2c serve`` turns it on unless set.
+    background_rebuild: bool = False
     #: Probability a candidate needs to be shown; None = the threshold learned with the ranker
     #: (5th percentile of the training cooperations' probabilities).
     min_probability: float | None = None

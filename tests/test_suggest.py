@@ -498,3 +498,26 @@ def test_a_registry_with_one_side_empty_answers_with_a_note(tmp_path: Path, empt
         assert sg.model_card()["organisations"][emptied.value] == 0
         with pytest.raises(NotTrained):
             sg.train()  # nothing to learn from: a clear domain error, not a crash
+
+
+def test_background_rebuild_serves_the_previous_version_until_the_new_one_is_ready(tmp_path: Path):
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'c2c.db'}", background_rebuild=True)
+    with Registry.open(settings, init=False) as reg:
+        reg.init(seed=False)
+        reg.import_records(fx.organisations(), fx.cooperations())
+        sg = Suggester(reg, settings, encoder=fx.encoder(), min_probability=0.0)
+        try:
+            before = sg.suggest("eu-wind", k=6)
+            reg.create(fx.org("mx-wind-2", Side.MX, ["wind"], "wind energy park services"))
+            during = sg.suggest("eu-wind", k=6)
+            # Either still the previous version, or already the new one: never a half-built list.
+            assert during._results_version in {before._results_version, sg._state.results_version}
+            # The new organisation is asked for by id at once: that request waits for the new version.
+            own = sg.suggest("mx-wind-2", k=3)
+            assert own.query.id == "mx-wind-2"
+            sg._refresher.join()
+            after = sg.suggest("eu-wind", k=6)
+            assert after.data_version == reg.data_version() != before.data_version
+            assert "mx-wind-2" in {s.id for s in sg.suggest("eu-wind", k=10).items}
+        finally:
+            sg.close()

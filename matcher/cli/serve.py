@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from typing import Optional
 
 import typer
@@ -51,6 +52,8 @@ def serve(
 
     if reload and workers > 1:
         raise typer.BadParameter("--reload runs a single worker; drop --workers", param_hint="--reload")
+    # Reads stay fast while others write: the workers rebuild scores in the background.
+    os.environ.setdefault("C2C_BACKGROUND_REBUILD", "true")
     Service.open().close()  # creates, migrates and seeds the store before any worker starts
     if workers > 1:
         # Build the index once, in a child process, so that the workers only load it (and do not

@@ -41,6 +41,11 @@ class Suggester:
     overrides the threshold saved with the ranker; ``progress`` shows a progress bar while the
     index is (re)built; above ``candidate_pool`` counterpart organisations only that many
     nearest profiles from the vector index are ranked.
+
+    With ``Settings().background_rebuild`` (on in ``c2c serve``), a write does not make the
+    next read rebuild the scores: reads keep the previous results version while a background
+    thread builds the new one, and switch when it is ready. A request for an organisation the
+    previous version does not hold yet waits for the new one.
     """
 
     def __init__(self, registry: Any, settings: Settings | None = None, encoder: Encoder | None = None,
@@ -59,6 +64,10 @@ class Suggester:
         self._indexes = IndexKeeper(registry, self.settings, self.taxonomy, progress)
         self._ranker = RankerKeeper(registry, self.settings)
         self._state: State | None = None
+        self._index_lock = threading.RLock()  # the index's write-by-write sync and reconciliation
+        self._refresher: threading.Thread | None = None
+        self._refresh_lock = threading.Lock()
+        self._closed = False
 
     @property
     def encoder(self) -> Encoder:
@@ -98,27 +107,45 @@ class Suggester:
             encode(["warm-up"])
 
     def close(self) -> None:
-        """Stop following the registry."""
+        """Stop following the registry (after a background rebuild in progress has finished)."""
+        self._closed = True
+        refresher = self._refresher
+        if refresher is not None:
+            refresher.join()
         self._indexes.close()
 
     def _on_write(self, event: str, org_id: str) -> None:
         """Registry callback: apply the write to the index now, rebuild scores on next use."""
+        if self.settings.background_rebuild:
+            with self._index_lock:
+                self._indexes.apply(event, org_id)
+            self._checked_at = 0.0
+            return
         with self._lock:
-            self._indexes.apply(event, org_id)
+            with self._index_lock:
+                self._indexes.apply(event, org_id)
             self._state = None
             self._checked_at = 0.0
 
-    def _current(self) -> State:
-        """The precomputed state for the registry's current data version."""
+    def _current(self, wait: bool = False) -> State:
+        """The precomputed state for the registry's current data version.
+
+        With background rebuilds on and a previous state at hand, a new data version starts a
+        rebuild and the previous state is returned meanwhile, unless ``wait``.
+        """
         state = self._state
         now = time.monotonic()
-        if state is not None and now - self._checked_at < self.settings.data_version_ttl_s:
+        if state is not None and not wait and now - self._checked_at < self.settings.data_version_ttl_s:
             return state
         version = self.registry.data_version()
         ranker = self._ranker
         stamp = ranker.saved_stamp()
         self._checked_at = now
-        if state is not None and state.version == version and (ranker.stamp is None or stamp == ranker.stamp):
+        same_ranker = ranker.stamp is None or stamp == ranker.stamp
+        if state is not None and state.version == version and same_ranker:
+            return state
+        if state is not None and same_ranker and not wait and self.settings.background_rebuild:
+            self._refresh_soon()
             return state
         with self._lock:
             if ranker.stamp is not None and stamp != ranker.stamp:
@@ -132,11 +159,34 @@ class Suggester:
             self._state = self._build(version)
             return self._state
 
+    def _refresh_soon(self) -> None:
+        """Start the background rebuild unless one is running."""
+        with self._refresh_lock:
+            if self._closed or (self._refresher is not None and self._refresher.is_alive()):
+                return
+            self._refresher = threading.Thread(target=self._refresh, name="c2c-rebuild", daemon=True)
+            self._refresher.start()
+
+    def _refresh(self) -> None:
+        """Build states until one matches the store's data version; then it is served."""
+        try:
+            for _ in range(10):  # writes keep coming: serve a recent version rather than chase the newest
+                version = self.registry.data_version()
+                with self._lock:
+                    if self._state is not None and self._state.version == version:
+                        return
+                    self._state = self._build(version)
+                if self._closed:
+                    return
+        except Exception:  # the next read retries, synchronously if it must
+            log.exception("rebuilding the suggestions in the background failed")
+
     def _build(self, version: str) -> State:
         """Read the registry, bring the index in step, load or train the ranker, and score."""
         orgs = self.registry.all_organisations()
         coops, held = split_cooperations(self.registry.all_cooperations())
-        self._indexes.follow(orgs, version, self.encoder, self._on_write)
+        with self._index_lock:
+            self._indexes.follow(orgs, version, self.encoder, self._on_write)
         vectors = self._index.vectors([o.id for o in orgs]) if orgs else np.zeros((0, self.encoder.dim), np.float32)
         with threadpool_limits(limits=1, user_api="blas"):
             ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy)
@@ -187,6 +237,9 @@ class Suggester:
         state = self._current()
         ctx = state.ctx
         org_id = ref if ref in ctx else state.names.get(normalise(ref)) or self.registry.lookup(ref).id
+        if org_id not in ctx and self.settings.background_rebuild:
+            state = self._current(wait=True)  # written since the served version was built
+            ctx = state.ctx
         if org_id not in ctx:
             raise UnknownOrganisation(ref)
         side, row = ctx.position(org_id)
