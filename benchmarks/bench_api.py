@@ -280,7 +280,8 @@ class RawClient:
     the API sends is understood: responses with a Content-Length.
     """
 
-    def __init__(self, base: str, max_connections: int):
+    def __init__(self, base: str, max_connections: int, headers: dict[str, str] | None = None):
+        self.extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         host_port = base.split("//", 1)[1]
         self.host, port = host_port.split(":")
         self.port = int(port)
@@ -290,7 +291,7 @@ class RawClient:
     async def request(self, method: str, path: str, body: Any = None) -> int:
         payload = json.dumps(body).encode() if body is not None else b""
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                f"Content-Length: {len(payload)}\r\n"
+                f"Content-Length: {len(payload)}\r\n{self.extra}"
                 + ("Content-Type: application/json\r\n" if body is not None else "") + "\r\n").encode()
         async with self.slots:
             reused = bool(self.idle)
