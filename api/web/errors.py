@@ -122,7 +122,7 @@ class HtmlErrors:
         words = Words(i18n.choose(None, _cookie(scope, i18n.COOKIE), _header(scope, b"accept-language")))
         known = MESSAGES.get(status)
         message = words.gettext(known) % {"limit": self.max_body_bytes} if known else (detail or "")
-        html = error_page(words, status, message, None if known else None, status == 401, scope.get("path", "/"))
+        html = error_page(words, status, message, None, status == 401, scope.get("path", "/"))
         data = html.encode("utf-8")
         headers = [(k, v) for k, v in start.get("headers", [])
                    if k.lower() not in (b"content-type", b"content-length")]

@@ -205,4 +205,5 @@ class Words:
         return format_date(value, format="long", locale=self.lang)
 
     def datetime(self, value: Any) -> str:
-        return format_datetime(value, format="medium", locale=self.lang)
+        """A moment in UTC, said so (the server does not know the reader's time zone)."""
+        return format_datetime(value, format="medium", tzinfo="UTC", locale=self.lang) + " UTC"

@@ -22,6 +22,7 @@ from api.web.i18n import Words
 from api.web.session import COOKIE, Session, Sessions, installation_secret, still_valid
 from matcher.profiles import Scope
 from matcher.service import Service
+from matcher.settings import Settings
 
 PREFIX = "/web"
 
@@ -79,7 +80,7 @@ class Page:
     extra_cookies: dict[str, str] = field(default_factory=dict)
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.service.settings
 
     @property
