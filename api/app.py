@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
+from api import web
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit, NulGuard, RateLimit, Timeout
 from api.params import document_bounds
@@ -147,4 +148,5 @@ def create_app(
             expose_headers=["Retry-After", "Location"],
             max_age=600,
         )
+    web.install(app)
     return app
