@@ -41,7 +41,7 @@ from matcher.events import (
     write_outputs,
 )
 from matcher.events.store import EventRecord, StoredPlan
-from matcher.io import write_text_atomic
+from index.atomic import write_text_atomic
 from matcher.profiles import Scope
 from matcher.text import slugify
 

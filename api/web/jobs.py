@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from matcher.events import Plan
-from matcher.io import write_text_atomic
+from index.atomic import write_text_atomic
 from matcher.text import slugify
 
 #: A job whose state has not changed for this long is taken as abandoned (its server stopped).
