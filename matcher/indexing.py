@@ -12,6 +12,7 @@ text changed. Either way one log line on ``c2c.index`` says why.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,13 +239,18 @@ class RegistrySync:
     """A ``Registry.subscribe`` callback that applies each committed write to an index.
 
     ``get_profile(org_id)`` fetches the stored profile after "created"/"updated" events.
-    With ``save_to``, the index is saved after every change (cheap at registry sizes), with
-    the data version from ``data_version()`` when given.
+    With ``save_to``, the index is saved after a change, with the data version from
+    ``data_version()`` when given: at once, or with ``save_delay`` > 0 by a timer that many
+    seconds after the first unsaved change, so a burst of writes costs one save (a save
+    rewrites and syncs the whole folder, several times the cost of the write itself). An index
+    left behind by a crash before its save is reconciled with the registry on the next start.
+    ``lock`` guards the index against concurrent changes and saves.
     """
 
     def __init__(self, index: VectorIndex, get_profile: Callable[[str], Organisation], encoder: Encoder,
                  taxonomy: Taxonomy, save_to: str | Path | None = None,
-                 data_version: Callable[[], str] | None = None, logger: logging.Logger | None = None):
+                 data_version: Callable[[], str] | None = None, logger: logging.Logger | None = None,
+                 save_delay: float = 0.0, lock: threading.RLock | None = None):
         self.index = index
         self.get_profile = get_profile
         self.encoder = encoder
@@ -252,17 +258,45 @@ class RegistrySync:
         self.save_to = Path(save_to) if save_to is not None else None
         self.data_version = data_version
         self.logger = logger or logging.getLogger("c2c.index")
+        self.save_delay = save_delay
+        self.lock = lock or threading.RLock()
+        self._timer: threading.Timer | None = None
+        self._dirty = False
 
     def __call__(self, event: str, org_id: str) -> None:
-        if event == "deleted":
-            remove_profile(self.index, org_id)
-        elif event in ("created", "updated"):
-            upsert_profile(self.index, self.get_profile(org_id), self.encoder, self.taxonomy)
-        else:
-            return
-        if self.save_to is not None:
+        with self.lock:
+            if event == "deleted":
+                remove_profile(self.index, org_id)
+            elif event in ("created", "updated"):
+                upsert_profile(self.index, self.get_profile(org_id), self.encoder, self.taxonomy)
+            else:
+                return
+            if self.save_to is None:
+                return
+            self._dirty = True
+            if self.save_delay <= 0:
+                self.flush()
+            elif self._timer is None:
+                self._timer = threading.Timer(self.save_delay, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Save the index now if a change is unsaved."""
+        with self.lock:
+            self._timer = None
+            if not self._dirty or self.save_to is None:
+                return
+            self._dirty = False
             version = self.data_version() if self.data_version else None
             try:
                 self.index.save(self.save_to, data_version=version)
             except OSError as exc:
                 self.logger.warning("could not save vector index %s: %s", self.save_to, exc)
+
+    def close(self) -> None:
+        """Stop the timer and save what is unsaved."""
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()
+        self.flush()

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     #: about a second on the shipped data). Off, the first read after a write rebuilds, and
     #: every read sees every earlier write. ``c2c serve`` turns it on unless set.
     background_rebuild: bool = False
+    #: Seconds between a write and the save of the vector index it changed (a burst of writes
+    #: costs one save); 0 saves after every write. A crash before the save loses nothing: the
+    #: index is reconciled with the store on the next start.
+    index_save_delay_s: float = 1.0
     #: Probability a candidate needs to be shown; None = the threshold learned with the ranker
     #: (5th percentile of the training cooperations' probabilities).
     min_probability: float | None = None

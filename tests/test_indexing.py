@@ -131,6 +131,29 @@ def test_registry_sync_applies_events(tmp_path, profiles, taxonomy):
     assert saved.meta("auto-nord").region == "Hauts-de-France"
 
 
+def test_registry_sync_saves_a_burst_of_writes_once_after_the_delay(tmp_path, profiles, taxonomy, monkeypatch):
+    enc = CountingEncoder()
+    idx = ensure(tmp_path, profiles, enc, taxonomy)
+    store = {p.id: p for p in profiles}
+    saves: list[str | None] = []
+    real_save = idx.save
+    monkeypatch.setattr(idx, "save", lambda folder, data_version=None: (saves.append(data_version),
+                                                                         real_save(folder, data_version=data_version)))
+    sync = RegistrySync(idx, store.__getitem__, enc, taxonomy, save_to=tmp_path / "ix", data_version=lambda: "v10",
+                        save_delay=30.0)
+    for i in range(5):
+        store[f"new-{i}"] = org(f"new-{i}", "EU", "FI", ["electromobility"], f"Batteries {i}.")
+        sync("created", f"new-{i}")
+    assert saves == []  # nothing written yet: the burst waits for one save
+    assert "new-4" not in VectorIndex.load(tmp_path / "ix")
+    sync.close()  # what a shutting-down server does: the pending save happens now
+    assert saves == ["v10"]
+    saved = VectorIndex.load(tmp_path / "ix")
+    assert all(f"new-{i}" in saved for i in range(5)) and saved.data_version == "v10"
+    sync.close()
+    assert saves == ["v10"]  # nothing left to save
+
+
 def test_encode_texts_in_chunks_with_progress(capsys):
 
     enc = CountingEncoder()

@@ -8,6 +8,7 @@ when the data version moves.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 from matcher.embeddings import Encoder
@@ -25,7 +26,8 @@ class IndexKeeper:
         self.taxonomy = taxonomy
         self.progress = progress
         self.index: Any = None
-        self._sync: Callable[[str, str], Any] | None = None
+        self.lock = threading.RLock()  # the write-by-write sync, reconciliation and saves
+        self._sync: Any = None
         self._unsubscribe: Callable[[], Any] | None = None
 
     def follow(self, orgs: list[Organisation], version: str, encoder: Encoder,
@@ -42,7 +44,9 @@ class IndexKeeper:
             self._sync(event, org_id)
 
     def close(self) -> None:
-        """Stop following the registry."""
+        """Stop following the registry and save what is unsaved."""
+        if self._sync is not None:
+            self._sync.close()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -54,7 +58,8 @@ class IndexKeeper:
         self.index = ensure_index(self.settings.index_dir, orgs, encoder, self.taxonomy, version,
                                   hnsw_threshold=self.settings.hnsw_threshold, progress=self.progress)
         self._sync = RegistrySync(self.index, self.registry.get, encoder, self.taxonomy,
-                                  save_to=self.settings.index_dir, data_version=self.registry.data_version)
+                                  save_to=self.settings.index_dir, data_version=self.registry.data_version,
+                                  save_delay=self.settings.index_save_delay_s, lock=self.lock)
         if self._unsubscribe is None:
             self._unsubscribe = self.registry.subscribe(on_write)
 

@@ -64,7 +64,6 @@ class Suggester:
         self._indexes = IndexKeeper(registry, self.settings, self.taxonomy, progress)
         self._ranker = RankerKeeper(registry, self.settings)
         self._state: State | None = None
-        self._index_lock = threading.RLock()  # the index's write-by-write sync and reconciliation
         self._refresher: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
         self._closed = False
@@ -117,12 +116,12 @@ class Suggester:
     def _on_write(self, event: str, org_id: str) -> None:
         """Registry callback: apply the write to the index now, rebuild scores on next use."""
         if self.settings.background_rebuild:
-            with self._index_lock:
+            with self._indexes.lock:
                 self._indexes.apply(event, org_id)
             self._checked_at = 0.0
             return
         with self._lock:
-            with self._index_lock:
+            with self._indexes.lock:
                 self._indexes.apply(event, org_id)
             self._state = None
             self._checked_at = 0.0
@@ -185,7 +184,7 @@ class Suggester:
         """Read the registry, bring the index in step, load or train the ranker, and score."""
         orgs = self.registry.all_organisations()
         coops, held = split_cooperations(self.registry.all_cooperations())
-        with self._index_lock:
+        with self._indexes.lock:
             self._indexes.follow(orgs, version, self.encoder, self._on_write)
         vectors = self._index.vectors([o.id for o in orgs]) if orgs else np.zeros((0, self.encoder.dim), np.float32)
         with threadpool_limits(limits=1, user_api="blas"):
