@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+import numpy as np
+
 from matcher.embeddings import Encoder
 from matcher.profiles import Organisation
 from matcher.settings import Settings
@@ -32,11 +34,26 @@ class IndexKeeper:
 
     def follow(self, orgs: list[Organisation], version: str, encoder: Encoder,
                on_write: Callable[[str, str], None]) -> None:
-        """Open the index on first use (subscribing ``on_write`` to the registry), else reconcile it."""
+        """Open the index on first use (subscribing ``on_write`` to the registry), else reconcile it.
+
+        Reconciling takes the lock one profile at a time, so this process's writes are not held
+        up while it catches up with another process's."""
         if self.index is None:
-            self._open(orgs, version, encoder, on_write)
+            with self.lock:
+                self._open(orgs, version, encoder, on_write)
         else:
             self._reconcile(orgs, encoder)
+
+    def vectors(self, orgs: list[Organisation], encoder: Encoder) -> np.ndarray:
+        """The vectors of ``orgs``, in order (a profile deleted meanwhile is put back for this read:
+        the next data version removes it again)."""
+        from matcher.indexing import upsert_profile
+
+        with self.lock:
+            for org in orgs:
+                if org.id not in self.index:
+                    upsert_profile(self.index, org, encoder, self.taxonomy)
+            return self.index.vectors([o.id for o in orgs])
 
     def apply(self, event: str, org_id: str) -> None:
         """Apply one registry write to the index now."""
@@ -69,6 +86,8 @@ class IndexKeeper:
 
         wanted = {o.id for o in orgs}
         for org_id in [i for i in self.index.ids if i not in wanted]:
-            remove_profile(self.index, org_id)
+            with self.lock:
+                remove_profile(self.index, org_id)
         for org in orgs:
-            upsert_profile(self.index, org, encoder, self.taxonomy)
+            with self.lock:
+                upsert_profile(self.index, org, encoder, self.taxonomy)

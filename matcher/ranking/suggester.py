@@ -34,6 +34,9 @@ log = logging.getLogger("c2c.suggest")
 CANDIDATE_POOL = 2000
 
 
+#: Pause between two background rebuilds while writes keep coming (seconds).
+REBUILD_PAUSE_S = 2.0
+
 class Suggester:
     """Suggestions over a registry (see :mod:`matcher.ranking` for the pipeline).
 
@@ -167,9 +170,15 @@ class Suggester:
             self._refresher.start()
 
     def _refresh(self) -> None:
-        """Build states until one matches the store's data version; then it is served."""
+        """Build states until one matches the store's data version; then it is served.
+
+        Under a stream of writes the rebuilds are spaced by :data:`REBUILD_PAUSE_S`, so that
+        they leave the processor to the requests (the lists lag the writes by that much more).
+        """
         try:
-            for _ in range(10):  # writes keep coming: serve a recent version rather than chase the newest
+            for attempt in range(10):  # writes keep coming: serve a recent version rather than chase the newest
+                if attempt:
+                    time.sleep(REBUILD_PAUSE_S)
                 version = self.registry.data_version()
                 with self._lock:
                     if self._state is not None and self._state.version == version:
@@ -184,9 +193,8 @@ class Suggester:
         """Read the registry, bring the index in step, load or train the ranker, and score."""
         orgs = self.registry.all_organisations()
         coops, held = split_cooperations(self.registry.all_cooperations())
-        with self._indexes.lock:
-            self._indexes.follow(orgs, version, self.encoder, self._on_write)
-        vectors = self._index.vectors([o.id for o in orgs]) if orgs else np.zeros((0, self.encoder.dim), np.float32)
+        self._indexes.follow(orgs, version, self.encoder, self._on_write)
+        vectors = self._indexes.vectors(orgs, self.encoder) if orgs else np.zeros((0, self.encoder.dim), np.float32)
         with threadpool_limits(limits=1, user_api="blas"):
             ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy)
             if self._ranker.model is None:
