@@ -162,6 +162,16 @@ def sparse_pairs(orgs: Sequence[Organisation], matrix: sp.spmatrix | sp.sparray,
     return Edges(uniq // n, uniq % n, np.clip(total / count, 0.0, 1.0))
 
 
+def _best(values: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """The ``k`` largest entries along ``axis``; ties go to the lower index (blocks list
+    participants in index order)."""
+    kth = np.expand_dims(-np.partition(-values, k - 1, axis=axis).take(k - 1, axis=axis), axis)
+    above = values > kth
+    tie = values == kth
+    room = k - above.sum(axis=axis, keepdims=True)
+    return above | (tie & (np.cumsum(tie, axis=axis) <= room))
+
+
 def top_k(edges: Edges, n: int, k: int | None) -> Edges:
     """The pairs among the ``k`` best (by score, then partner index) of either participant."""
     if k is None or not len(edges):
@@ -197,27 +207,20 @@ def select(
     for block in blocks:
         ok = allowed(block)
         n_rows, n_cols = ok.shape
-        picks: list[tuple[np.ndarray, np.ndarray]] = []
         if k is None or k >= n_cols:
-            picks.append(np.nonzero(ok))
+            keep = ok
         else:
             values = np.where(ok, block.values, -np.inf)
-            part = np.argpartition(-values, k - 1, axis=1)[:, :k]
-            picks.append((np.repeat(np.arange(n_rows), k), part.ravel()))
+            keep = _best(values, k, 1)
             if not block.same_group:
-                if k >= n_rows:
-                    picks.append(np.nonzero(ok))
-                else:
-                    part = np.argpartition(-values, k - 1, axis=0)[:k, :]
-                    picks.append((part.ravel(), np.tile(np.arange(n_cols), k)))
+                keep |= ok if k >= n_rows else _best(values, k, 0)
+            keep &= ok
             del values
-        for r, c in picks:
-            good = ok[r, c]
-            r, c = r[good], c[good]
-            a, b = block.rows[r], block.cols[c]
-            parts_lo.append(np.minimum(a, b))
-            parts_hi.append(np.maximum(a, b))
-            parts_s.append(block.values[r, c])
+        r, c = np.nonzero(keep)
+        a, b = block.rows[r], block.cols[c]
+        parts_lo.append(np.minimum(a, b))
+        parts_hi.append(np.maximum(a, b))
+        parts_s.append(block.values[r, c])
         if len(f_lo):
             rpos[block.rows] = np.arange(n_rows)
             cpos[block.cols] = np.arange(n_cols)
