@@ -258,3 +258,14 @@ def test_mid_size_sparse_event_with_wishes_is_valid():
     assert verify_plan(plan, ev, people, reqs) == []
     assert plan.stats.candidate_pairs < 120 * 130 / 4
     assert plan.stats.gap < 0.01
+
+
+def test_sparse_pairs_without_a_common_slot_are_dropped():
+    ev = event(days=[DAY1, DAY2], slots_per_day=4, tables=4, max_meetings=3)
+    people, scores = crowd(3, 3, seed=4)
+    people[0] = people[0].model_copy(update={"available": ["2026-10-12"]})
+    people[3] = people[3].model_copy(update={"available": ["2026-10-13"]})
+    plan = plan_event(ev, people, [], sp.csr_matrix(np.full((3, 3), 0.9)))
+    assert plan.stats.candidate_pairs == 8
+    assert ("eu-00", "mx-00") not in {m.pair for m in plan.meetings}
+    assert verify_plan(plan, ev, people, []) == []

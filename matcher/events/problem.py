@@ -305,7 +305,11 @@ def _candidates(
         ok = (score > opts.min_score) & room[lo] & room[hi] & ~np.isin(lo * n + hi, blocked)
         if not opts.same_side:
             ok &= is_eu[lo] != is_eu[hi]
-        return ok & (np.einsum("ij,ij->i", free[lo], free[hi]) > 0)
+        bits = np.packbits(free > 0, axis=1)
+        for start in range(0, len(lo), 65_536):
+            part = slice(start, start + 65_536)
+            ok[part] &= (bits[lo[part]] & bits[hi[part]]).any(axis=1)
+        return ok
 
     def allowed(block: Block) -> np.ndarray:
         a, b = block.rows[:, None], block.cols[None, :]
@@ -325,10 +329,11 @@ def _candidates(
         stored = sparse_pairs([p.organisation for p in people], prob.scores, same_side=opts.same_side)
         ok = allowed_edges(stored.lo, stored.hi, stored.score)
         edges = top_k(Edges(stored.lo[ok], stored.hi[ok], stored.score[ok]), n, k)
-        where = np.searchsorted(stored.lo * n + stored.hi, f_lo * n + f_hi)
-        where = np.minimum(where, max(len(stored) - 1, 0))
-        hit = (stored.lo[where] == f_lo) & (stored.hi[where] == f_hi) if len(stored) else np.zeros(len(f_lo), bool)
-        f_score = np.where(hit, stored.score[where] if len(stored) else 0.0, 0.0)
+        f_score = np.zeros(len(f_lo))
+        if len(stored):
+            where = np.minimum(np.searchsorted(stored.lo * n + stored.hi, f_lo * n + f_hi), len(stored) - 1)
+            hit = (stored.lo[where] == f_lo) & (stored.hi[where] == f_hi)
+            f_score[hit] = stored.score[where[hit]]
     else:
         blocks = score_blocks([p.organisation for p in people], prob.scores, same_side=opts.same_side)
         edges, f_score = select(blocks, n, k, allowed, (f_lo, f_hi))
