@@ -22,7 +22,7 @@ participants and the sector scorer, so pair scoring in blocks is inside the time
 default candidate count; the greedy baseline plans from the same candidates. Each measurement runs in its own
 child process and reports that process's peak RSS (``ru_maxrss``) and its RSS before planning.
 
-The candidate sweep plans the 2,000- and 10,000-participant events with 5 to 80 candidates per
+The candidate sweep plans the 2,000- and 10,000-participant events with 5 to 160 candidates per
 participant (and every pair at 2,000): candidate pairs, upper bound, objective, total score,
 time and peak memory. The bound over every pair is the true bound; the sweep shows how close
 the bound over each candidate count comes to it.
@@ -166,7 +166,7 @@ def run_scenario(name: str, runs: int) -> dict:
 
 
 SCALE_SIZES = (2000, 5000, 10000)
-SWEEP = {2000: [5, 10, 20, 40, 80, None], 10000: [5, 10, 20, 40, 80]}
+SWEEP = {2000: [5, 10, 20, 40, 80, None], 10000: [5, 10, 20, 40, 80, 160]}
 CLI_SIZES = (2000, 10000)
 
 
@@ -215,7 +215,8 @@ def run_scale(n: int, what: str, candidates: int | None = None, default: bool = 
         "accepted": st.requests["accepted"], "must_meet": st.requests["must_meet"],
         "unplaced_after_choice": st.unplaced_after_choice, "time_limited": st.time_limited,
         "violations": len(verify_plan(plan, event, people, requests)),
-        "fingerprint": hashlib.sha256(json.dumps([(m.a, m.b, m.slot, m.table) for m in plan.meetings]).encode()).hexdigest(),
+        "fingerprint": hashlib.sha256(
+            json.dumps([(m.a, m.b, m.slot, m.table) for m in plan.meetings]).encode()).hexdigest(),
     }
 
 
@@ -238,7 +239,8 @@ def scale_results(runs: int) -> dict:
                                   "upper_bound", "gap", "total_score", "reaching_min", "accepted", "must_meet",
                                   "unplaced_after_choice")}
         r.update({
-            "runs": repeat, "restricted_share": 0.7 if extra else 0.0, "plan_s_median": round(med("seconds"), 3), "plan_s_max": max(p["seconds"] for p in plans),
+            "runs": repeat, "restricted_share": 0.7 if extra else 0.0,
+            "plan_s_median": round(med("seconds"), 3), "plan_s_max": max(p["seconds"] for p in plans),
             "peak_rss_mb_median": med("peak_rss_mb"), "peak_rss_mb_max": max(p["peak_rss_mb"] for p in plans),
             "rss_before_planning_mb": last["rss_before_planning_mb"],
             "violations": max(p["violations"] for p in plans),

@@ -1,8 +1,10 @@
 """The planning problem in index form, and the constraint report found while building it.
 
 :func:`build_problem` turns an event, its participants, requests, scores and a previous plan
-into plain arrays: who can meet whom (candidate pairs), in which slots (common availability),
-how much each meeting is worth, and how many meetings each participant may have. Everything
+into plain arrays: who can meet whom (candidate pairs: each participant's best-scored
+counterparts, found block by block, see :mod:`matcher.events.candidates`), in which slots
+(common availability), how much each meeting is worth, and how many meetings each participant
+may have. Everything
 that cannot be honoured (unknown names, impossible must-meets, over-full request lists) is
 recorded as an :class:`Issue` by name, and the rest is planned.
 """

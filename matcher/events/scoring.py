@@ -24,7 +24,9 @@ from matcher.taxonomy import Taxonomy, load_taxonomy
 PairScorer = Callable[[list[Organisation], list[Organisation]], np.ndarray]
 
 
-def _sector_sets(orgs: Sequence[Organisation], taxonomy: Taxonomy, vocab: dict[str, int]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def _sector_sets(
+    orgs: Sequence[Organisation], taxonomy: Taxonomy, vocab: dict[str, int]
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Binary sector matrices (organisations × sectors): the sectors themselves, and with their ancestors."""
     exact_rows: list[list[int]] = []
     wide_rows: list[list[int]] = []
@@ -38,7 +40,8 @@ def _sector_sets(orgs: Sequence[Organisation], taxonomy: Taxonomy, vocab: dict[s
 def _binary(rows: list[list[int]]) -> sp.csr_matrix:
     indptr = np.cumsum([0] + [len(r) for r in rows])
     indices = np.fromiter((k for r in rows for k in r), dtype=np.int64, count=int(indptr[-1]))
-    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), 0 if not len(indices) else int(indices.max()) + 1))
+    width = int(indices.max()) + 1 if len(indices) else 0
+    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), width))
 
 
 def _jaccard(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
