@@ -270,3 +270,27 @@ def test_sparse_pairs_without_a_common_slot_are_dropped():
     assert plan.stats.candidate_pairs == 8
     assert ("eu-00", "mx-00") not in {m.pair for m in plan.meetings}
     assert verify_plan(plan, ev, people, []) == []
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "square"])
+def test_matrices_follow_the_given_participant_order(kind):
+    ev = event(days=[DAY1, DAY2], slots_per_day=4, tables=6, max_meetings=3)
+    people, scores = crowd(5, 6, seed=12)
+    order = np.random.default_rng(3).permutation(len(people))
+    shuffled = [people[k] for k in order]
+    eu = [p.id for p in shuffled if p.side.value == "EU"]
+    mx = [p.id for p in shuffled if p.side.value == "MX"]
+    given = np.array([[scores[int(a[3:]), int(b[3:])] for b in mx] for a in eu])
+    if kind == "square":
+        index = {p.id: k for k, p in enumerate(shuffled)}
+        matrix = np.zeros((len(people), len(people)))
+        for a in eu:
+            for b in mx:
+                matrix[index[a], index[b]] = matrix[index[b], index[a]] = given[eu.index(a), mx.index(b)]
+    else:
+        matrix = given if kind == "dense" else sp.csr_matrix(given)
+    plan = plan_event(ev, shuffled, [], matrix, PlanOptions(candidates=3))
+    assert plan.meetings
+    for m in plan.meetings:
+        assert m.score == pytest.approx(given[eu.index(m.a), mx.index(m.b)], abs=1e-6)
+    assert verify_plan(plan, ev, shuffled, []) == []
