@@ -97,3 +97,18 @@ def test_bad_options_exit_1(files, capsys):
     args = [a if a != "2026-10-12,2026-10-13" else "12/10/2026" for a in ARGS]
     assert run(["event", "plan", str(files / "people.csv"), *args, "--out", str(files / "plan")]) == 1
     assert "--days" in capsys.readouterr().err
+
+
+def test_candidates_option_narrows_the_pairs_planned_from(files, capsys):
+    assert run(["event", "plan", str(files / "people.csv"), *ARGS, "--out", str(files / "all"), "--format", "json"]) == 0
+    every = json.loads(capsys.readouterr().out)["quality"]["candidate_pairs"]
+    assert run(["event", "plan", str(files / "people.csv"), *ARGS, "--out", str(files / "few"), "--format", "json",
+                "--candidates", "1"]) == 0
+    few = json.loads(capsys.readouterr().out)["quality"]["candidate_pairs"]
+    assert 0 < few < every
+    event = make_event(days=["2026-10-12", "2026-10-13"], slots_per_day=4, breaks=[{"after_slot": 2, "minutes": 15}],
+                       tables=3, max_meetings=3, min_meetings=1)
+    assert verify_plan(read_plan(files / "few"), event, load_participants(files / "people.csv", event)) == []
+    assert run(["event", "plan", str(files / "people.csv"), *ARGS, "--out", str(files / "none"),
+                "--candidates", "0"]) == 1
+    assert "--candidates" in capsys.readouterr().err

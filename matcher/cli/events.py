@@ -102,6 +102,9 @@ def plan_command(
     scorer: ScorerMode = typer.Option(ScorerMode.model, "--scorer", help="model: partner ranker; sectors: sector overlap."),
     seed: int = typer.Option(0, "--seed", help="Solver seed (same input and seed give the same plan)."),
     time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time budget in seconds."),
+    candidates: Optional[int] = typer.Option(
+        None, "--candidates", help="Best-scored counterparts per participant to plan from "
+        "(default: 4 x --max-meetings, at least 40)."),
     out: Path = typer.Option(..., "--out", help="Folder for the plan's files (replaced only if it holds a plan)."),
     fmt: PlanFormat = typer.Option(PlanFormat.table, "--format", help="Summary as text (table) or JSON."),
 ) -> None:
@@ -116,7 +119,8 @@ def plan_command(
         earlier = read_plan(previous) if previous else None
         pairs = [c.pair for c in service().registry.all_cooperations()] if exclude_existing else []
         try:
-            options = PlanOptions(seed=seed, time_limit=time_limit, same_side=same_side, exclude_pairs=pairs)
+            options = PlanOptions(seed=seed, time_limit=time_limit, same_side=same_side, exclude_pairs=pairs,
+                                  candidates=candidates)
         except ValidationError as exc:
             raise EventError(f"--{exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}".replace("_", "-")) from None
         score = sector_scorer if scorer is ScorerMode.sectors else service().suggester.score_pairs

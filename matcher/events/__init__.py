@@ -8,11 +8,17 @@ The public API::
     verify_plan(plan, event, participants, requests)                 # [] when valid
     write_outputs(plan, "out/")                                       # summary, schedule, agendas
 
+``scorer_or_matrix`` is a scorer (``Suggester.score_pairs``, :func:`sector_scorer`), a dense
+score matrix, or a sparse one (:func:`candidate_matrix`). Pairs are scored in blocks and each
+participant's best ``PlanOptions.candidates`` counterparts are planned from, so memory grows with
+the participants, not with the pairs.
+
 ``plan_event`` is a pure function of its inputs; re-plan after late changes by passing the
 earlier plan as ``previous_plan``.
 """
 
 from matcher.events.baseline import greedy_plan
+from matcher.events.candidates import candidate_matrix
 from matcher.events.model import (
     Break,
     Event,
@@ -41,7 +47,7 @@ from matcher.events.verify import verify_plan
 __all__ = [
     "Break", "Event", "Issue", "Meeting", "MeetingRequest", "Origin", "PairScorer", "Participant", "Plan", "PlanOptions",
     "PlanParticipant", "PlanStats", "RequestStatus", "Session", "Slot", "agenda_html", "agenda_rows",
-    "greedy_plan", "guest_organisation", "ics_bytes", "load_participants", "load_requests", "make_event",
+    "candidate_matrix", "greedy_plan", "guest_organisation", "ics_bytes", "load_participants", "load_requests", "make_event",
     "plan_event", "random_scorer", "read_plan", "schedule_rows", "score_histogram", "score_matrix", "sector_scorer", "summary",
     "summary_text", "synthetic_organisations", "synthetic_wishes", "verify_plan", "write_outputs",
 ]

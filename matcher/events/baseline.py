@@ -15,7 +15,7 @@ import numpy as np
 from matcher.events.model import Event, MeetingRequest, Origin, Participant, Plan, PlanOptions, RequestStatus
 from matcher.events.planner import assemble
 from matcher.events.problem import build_problem
-from matcher.events.scoring import PairScorer
+from matcher.events.candidates import Scores
 from matcher.events.solve import relaxation
 
 
@@ -23,7 +23,7 @@ def greedy_plan(
     event: Event,
     participants: Sequence[Participant],
     requests: Sequence[MeetingRequest],
-    scores: np.ndarray | PairScorer,
+    scores: Scores,
     options: PlanOptions | None = None,
 ) -> Plan:
     """Plan greedily in request order (see the module doc); same rules as :func:`plan_event`."""
@@ -42,7 +42,7 @@ def greedy_plan(
                     e = edge.get((min(i, j), max(i, j)))
                     if e is not None:
                         order.append(e)
-    order += sorted(range(len(prob.pairs)), key=lambda e: (-prob.scores[prob.pairs[e]], e))
+    order += np.lexsort((np.arange(len(prob.score)), -np.asarray(prob.score, dtype=np.float64))).tolist()
     deg = np.zeros(prob.n, dtype=np.int64)
     busy: set[tuple[int, int]] = set()
     used = np.zeros(event.slot_count, dtype=np.int64)

@@ -222,7 +222,12 @@ class MeetingRequest(_Strict):
 
 
 class PlanOptions(_Strict):
-    """How to plan. Bonuses are in score units (pair scores are in [0, 1])."""
+    """How to plan. Bonuses are in score units (pair scores are in [0, 1]).
+
+    ``candidates`` bounds the pairs the planner looks at: each participant's best-scored
+    counterparts (see :meth:`candidate_count`); a number at least the participant count keeps
+    every pair. ``candidates_per_participant`` sizes the integer model of same-side events.
+    """
 
     seed: int = 0
     time_limit: float = Field(default=10.0, gt=0, le=3600)
@@ -232,6 +237,12 @@ class PlanOptions(_Strict):
     request_bonus: float = Field(default=0.25, ge=0.0, le=10.0)
     min_bonus: float = Field(default=0.5, ge=0.0, le=10.0)
     candidates_per_participant: int = Field(default=20, ge=1)
+    candidates: int | None = Field(default=None, ge=1)
+
+    def candidate_count(self, most_meetings: int) -> int:
+        """Counterparts per participant to consider: ``candidates``, or by default four times the
+        largest meeting limit and at least 40 (a pair is a candidate if either side ranks it so)."""
+        return self.candidates if self.candidates is not None else max(40, 4 * most_meetings)
 
 
 class Origin(str, Enum):

@@ -22,13 +22,16 @@ import json
 import os
 import shutil
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 from icalendar import Calendar
 from icalendar import Event as VEvent
-from jinja2 import Environment, PackageLoader, select_autoescape
+from icalendar.prop import vDatetime
+from jinja2 import Environment, PackageLoader, Template, select_autoescape
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from pydantic import ValidationError
 
 from matcher.errors import EventError
@@ -41,6 +44,24 @@ SCHEDULE_COLUMNS = ["day", "start", "end", "session", "slot", "table", "a_id", "
                     "b_name", "b_side", "score", "origin", "kept"]
 AGENDA_COLUMNS = ["day", "start", "end", "table", "counterpart", "counterpart_id", "counterpart_side",
                   "counterpart_country", "counterpart_type", "score", "origin"]
+
+
+class _Index:
+    """A plan's participants by id, its slots, and each participant's meetings in time order."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.people = {p.id: p for p in plan.participants}
+        self.slots = plan.event.slots()
+        self.meetings: dict[str, list[Meeting]] = {}
+        for m in sorted(plan.meetings, key=lambda m: m.slot):
+            self.meetings.setdefault(m.a, []).append(m)
+            self.meetings.setdefault(m.b, []).append(m)
+
+    def person(self, pid: str) -> PlanParticipant:
+        if pid not in self.people:
+            raise EventError(f"participant {pid!r} is not in the plan")
+        return self.people[pid]
 
 
 def schedule_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -63,12 +84,14 @@ def schedule_rows(plan: Plan) -> list[dict[str, Any]]:
 
 def agenda_rows(plan: Plan, pid: str) -> list[dict[str, Any]]:
     """One participant's meetings in time order."""
-    people = {p.id: p for p in plan.participants}
+    return _agenda_rows(_Index(plan), pid)
+
+
+def _agenda_rows(index: _Index, pid: str) -> list[dict[str, Any]]:
     rows = []
-    slots = plan.event.slots()
-    for m in sorted(plan.meetings_of(pid), key=lambda m: m.slot):
-        other = people[m.b if m.a == pid else m.a]
-        slot = slots[m.slot]
+    for m in index.meetings.get(pid, []):
+        other = index.people[m.b if m.a == pid else m.a]
+        slot = index.slots[m.slot]
         rows.append({
             "day": slot.day.isoformat(), "start": f"{slot.start:%H:%M}", "end": f"{slot.end:%H:%M}",
             "table": m.table, "counterpart": other.name, "counterpart_id": other.id,
@@ -90,22 +113,27 @@ def csv_text(rows: Iterable[dict[str, Any]], columns: list[str]) -> str:
 
 def _sheet(book: Any, title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
     sheet = book.create_sheet(title)
+    sheet.freeze_panes = "A2"
     sheet.append(columns)
-    for r, row in enumerate(rows, start=2):
-        for c, column in enumerate(columns, start=1):
+    for row in rows:
+        line: list[Any] = []
+        for column in columns:
             value = row.get(column, "")
-            cell = sheet.cell(row=r, column=c, value=value if not isinstance(value, (list, dict)) else str(value))
+            if isinstance(value, (list, dict)):
+                value = str(value)
             if starts_like_formula(value):
+                cell = WriteOnlyCell(sheet, value=value)
                 cell.data_type = "s"
                 cell.quotePrefix = True
-    sheet.freeze_panes = "A2"
+                value = cell
+            line.append(value)
+        sheet.append(line)
 
 
 def write_xlsx(plan: Plan, path: Path) -> None:
     """The schedule workbook; text cells are stored as text, never as formulas."""
 
-    book = Workbook()
-    book.remove(book.active)
+    book = Workbook(write_only=True)
     _sheet(book, "Schedule", schedule_rows(plan), SCHEDULE_COLUMNS)
     people = [p.model_dump(mode="json") for p in plan.participants]
     _sheet(book, "Participants", people, list(PlanParticipant.model_fields))
@@ -119,44 +147,124 @@ def meeting_uid(plan: Plan, meeting: Meeting) -> str:
     return f"{slugify(plan.event.name) or 'event'}-{meeting.a}-{meeting.b}@c2c-matcher"
 
 
+def _ical_text(text: str) -> str:
+    """RFC 5545 TEXT escaping (as icalendar's vText)."""
+    return (text.replace("\\N", "\n").replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+
+
+def _fold(line: str) -> str:
+    """RFC 5545 line folding: lines under 75 octets, never splitting an escape from its character."""
+    if len(line) < 75 and (line.isascii() or len(line.encode()) < 75):
+        return line
+    if line.isascii():
+        parts, pos = [], 0
+        while len(line) - pos > 74:
+            end = pos + 74
+            if line[end - 1] in "\\^":
+                end -= 1
+            parts.append(line[pos:end])
+            pos = end
+        parts.append(line[pos:])
+        return "\r\n ".join(parts)
+    folded: list[str] = []
+    current: list[str] = []
+    count = 0
+    for char in line:
+        size = len(char.encode())
+        if current and count + size >= 75:
+            if len(current) > 1 and current[-1] in "\\^":
+                carry = current.pop()
+                folded.append("".join(current))
+                current, count = [carry], len(carry.encode())
+            else:
+                folded.append("".join(current))
+                current, count = [], 0
+        current.append(char)
+        count += size
+    folded.append("".join(current))
+    return "\r\n ".join(folded)
+
+
+class _Calendars:
+    """Writes participants' iCalendar files; the time zone and slot times are rendered once per plan."""
+
+    def __init__(self, index: _Index, now: dt.datetime | None = None):
+        plan = index.plan
+        self.index = index
+        self.event = plan.event
+        zone = plan.event.zone
+        stamp = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+        self.stamp = vDatetime(stamp).to_ical().decode()
+        self.times: list[tuple[str, str]] = []
+        for slot in index.slots:
+            start, end = slot.start.astimezone(zone), slot.end.astimezone(zone)
+            self.times.append((_time_line("DTSTART", start), _time_line("DTEND", end)))
+        probe = Calendar()
+        ev = VEvent()
+        if index.slots:
+            ev.add("dtstart", index.slots[0].start.astimezone(zone))
+        probe.add_component(ev)
+        probe.add_missing_timezones()
+        self.timezones = "".join(tz.to_ical().decode() for tz in probe.walk("VTIMEZONE"))
+        self.uid_prefix = f"{slugify(plan.event.name) or 'event'}-"
+        self.where = f", {plan.event.venue}" if plan.event.venue else ""
+
+    def ics(self, pid: str) -> bytes:
+        me = self.index.person(pid)
+        name = self.event.name
+        lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//c2c-matcher//B2B event planner//EN",
+                 _fold("X-WR-CALNAME:" + _ical_text(f"{name}: {me.name}"))]
+        meetings = self.index.meetings.get(pid, [])
+        out = "\r\n".join(lines) + "\r\n"
+        if meetings and self.timezones:
+            out += self.timezones
+        lines = []
+        for m in meetings:
+            other = self.index.people[m.b if m.a == pid else m.a]
+            start, end = self.times[m.slot]
+            lines += [
+                "BEGIN:VEVENT",
+                _fold("SUMMARY:" + _ical_text(f"Meeting with {other.name}")),
+                start, end, "DTSTAMP:" + self.stamp,
+                _fold("UID:" + _ical_text(f"{self.uid_prefix}{m.a}-{m.b}@c2c-matcher")),
+                _fold("DESCRIPTION:" + _ical_text(
+                    f"{name}: {me.name} meets {other.name} ({other.country}, "
+                    f"{other.type.replace('_', ' ')}) at table {m.table}.")),
+                _fold("LOCATION:" + _ical_text(f"Table {m.table}{self.where}")),
+                "END:VEVENT",
+            ]
+        lines.append("END:VCALENDAR")
+        return (out + "\r\n".join(lines) + "\r\n").encode()
+
+
+def _time_line(name: str, value: dt.datetime) -> str:
+    ev = VEvent()
+    ev.add(name.lower(), value)
+    text = ev.to_ical().decode().replace("\r\n ", "")
+    return _fold(next(line for line in text.split("\r\n") if line.startswith(name)))
+
+
 def ics_bytes(plan: Plan, pid: str, now: dt.datetime | None = None) -> bytes:
     """An iCalendar file with one VEVENT per meeting of a participant, in the event's time zone."""
-
-    people = {p.id: p for p in plan.participants}
-    me = people[pid]
-    zone = plan.event.zone
-    stamp = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
-    cal = Calendar()
-    cal.add("prodid", "-//c2c-matcher//B2B event planner//EN")
-    cal.add("version", "2.0")
-    cal.add("x-wr-calname", f"{plan.event.name}: {me.name}")
-    for m in sorted(plan.meetings_of(pid), key=lambda m: m.slot):
-        other = people[m.b if m.a == pid else m.a]
-        ev = VEvent()
-        ev.add("uid", meeting_uid(plan, m))
-        ev.add("dtstamp", stamp)
-        ev.add("dtstart", m.start.astimezone(zone))
-        ev.add("dtend", m.end.astimezone(zone))
-        ev.add("summary", f"Meeting with {other.name}")
-        where = f"Table {m.table}" + (f", {plan.event.venue}" if plan.event.venue else "")
-        ev.add("location", where)
-        ev.add("description", f"{plan.event.name}: {me.name} meets {other.name} ({other.country}, "
-                              f"{other.type.replace('_', ' ')}) at table {m.table}.")
-        cal.add_component(ev)
-    cal.add_missing_timezones()
-    return cal.to_ical()
+    return _Calendars(_Index(plan), now).ics(pid)
 
 
-def _environment() -> Environment:
-    return Environment(loader=PackageLoader("matcher.events", "templates"),
-                       autoescape=select_autoescape(["html", "j2"], default=True))
+@lru_cache(maxsize=1)
+def _template() -> Template:
+    env = Environment(loader=PackageLoader("matcher.events", "templates"),
+                      autoescape=select_autoescape(["html", "j2"], default=True))
+    return env.get_template("agenda.html.j2")
 
 
 def agenda_html(plan: Plan, pid: str) -> str:
     """A printable agenda page (names are HTML-escaped by the template engine)."""
-    template = _environment().get_template("agenda.html.j2")
-    return template.render(event=plan.event, me=plan.participant(pid), rows=agenda_rows(plan, pid),
-                           tz=plan.event.timezone)
+    return _agenda_html(_Index(plan), pid)
+
+
+def _agenda_html(index: _Index, pid: str) -> str:
+    event = index.plan.event
+    return _template().render(event=event, me=index.person(pid), rows=_agenda_rows(index, pid), tz=event.timezone)
 
 
 def _check_target(out: Path) -> None:
@@ -164,6 +272,11 @@ def _check_target(out: Path) -> None:
         raise EventError(f"--out {out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / "plan.json").is_file():
         raise EventError(f"--out {out}: the folder is not empty and holds no earlier plan; choose another folder")
+
+
+def _write(path: str, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
 
 
 def write_outputs(plan: Plan, out: str | Path, now: dt.datetime | None = None) -> Path:
@@ -182,10 +295,13 @@ def write_outputs(plan: Plan, out: str | Path, now: dt.datetime | None = None) -
         write_xlsx(plan, tmp / "schedule.xlsx")
         agendas = tmp / "agendas"
         agendas.mkdir()
+        index = _Index(plan)
+        calendars = _Calendars(index, now)
         for p in plan.participants:
-            (agendas / f"{p.id}.csv").write_text(csv_text(agenda_rows(plan, p.id), AGENDA_COLUMNS), encoding="utf-8")
-            (agendas / f"{p.id}.ics").write_bytes(ics_bytes(plan, p.id, now))
-            (agendas / f"{p.id}.html").write_text(agenda_html(plan, p.id), encoding="utf-8")
+            base = str(agendas / p.id)
+            _write(base + ".csv", csv_text(_agenda_rows(index, p.id), AGENDA_COLUMNS).encode())
+            _write(base + ".ics", calendars.ics(p.id))
+            _write(base + ".html", _agenda_html(index, p.id).encode())
         os.chmod(tmp, 0o755)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))

@@ -25,7 +25,7 @@ from matcher.events.model import (
     PlanStats,
 )
 from matcher.events.problem import Problem, build_problem
-from matcher.events.scoring import PairScorer
+from matcher.events.candidates import Scores
 from matcher.events.solve import choose, fill, objective, place, relaxation
 from matcher.profiles import Side
 
@@ -36,7 +36,7 @@ def plan_event(
     event: Event,
     participants: Sequence[Participant],
     requests: Sequence[MeetingRequest],
-    scores: np.ndarray | PairScorer,
+    scores: Scores,
     options: PlanOptions | None = None,
     previous_plan: Plan | None = None,
     *,
@@ -44,7 +44,9 @@ def plan_event(
 ) -> Plan:
     """Plan the meetings of an event.
 
-    ``scores`` is a pair-score matrix or a scorer (see :func:`matcher.events.scoring.score_matrix`).
+    ``scores`` is a scorer, a pair-score matrix (see :func:`matcher.events.scoring.score_matrix`)
+    or a sparse matrix of candidate pairs; only each participant's best counterparts are
+    planned from (``options.candidates``, see :func:`matcher.events.problem.build_problem`).
     Constraints that cannot be met are listed in ``Plan.issues``; user errors in the input
     (duplicate participants, unknown sessions) raise :class:`matcher.errors.EventError`.
     """
@@ -115,7 +117,7 @@ def _meetings(prob: Problem, placed: dict[int, int]) -> list[Meeting]:
         if pj.side is Side.EU and pi.side is Side.MX:
             pi, pj = pj, pi
         out.append(Meeting(slot=s, table=table[e], start=slots[s].start, end=slots[s].end, a=pi.id, b=pj.id,
-                           score=round(float(prob.scores[i, j]), 6), origin=prob.origin[e],
+                           score=round(prob.score[e], 6), origin=prob.origin[e],
                            kept=(i, j) in prob.kept_pairs))
     return sorted(out, key=lambda m: (m.slot, m.table))
 

@@ -1,8 +1,10 @@
 """The planning problem in index form, and the constraint report found while building it.
 
 :func:`build_problem` turns an event, its participants, requests, scores and a previous plan
-into plain arrays: who can meet whom (candidate pairs), in which slots (common availability),
-how much each meeting is worth, and how many meetings each participant may have. Everything
+into plain arrays: who can meet whom (candidate pairs: each participant's best-scored
+counterparts, found block by block, see :mod:`matcher.events.candidates`), in which slots
+(common availability), how much each meeting is worth, and how many meetings each participant
+may have. Everything
 that cannot be honoured (unknown names, impossible must-meets, over-full request lists) is
 recorded as an :class:`Issue` by name, and the rest is planned.
 """
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from matcher.errors import EventError
 from matcher.events.model import (
@@ -25,7 +28,7 @@ from matcher.events.model import (
     PlanOptions,
     RequestStatus,
 )
-from matcher.events.scoring import PairScorer, score_matrix
+from matcher.events.candidates import Block, Edges, Scores, score_blocks, select, sparse_pairs, top_k
 from matcher.text import normalise
 
 
@@ -54,23 +57,36 @@ class Tiers:
 
 @dataclass
 class Problem:
-    """Participants sorted by id; pairs ``(i, j)`` with ``i < j`` index into them."""
+    """Participants sorted by id; pairs ``(i, j)`` with ``i < j`` index into them.
+
+    Only candidate pairs are held: ``pairs[e]``, its pair ``score[e]``, planning ``weight[e]``,
+    ``origin[e]`` and ``common[e]`` (the slots both can attend; equal tuples are shared).
+    """
 
     event: Event
     options: PlanOptions
     participants: list[Participant]
-    scores: np.ndarray
+    scores: Scores
     avail: list[frozenset[int]]
     cap: np.ndarray
     minimum: np.ndarray
     tiers: Tiers
     pairs: list[tuple[int, int]] = field(default_factory=list)
+    score: list[float] = field(default_factory=list)
     weight: list[float] = field(default_factory=list)
     origin: list[Origin] = field(default_factory=list)
     common: list[tuple[int, ...]] = field(default_factory=list)
     kept_pairs: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
     names: "_Names | None" = None
+    _sets: list[frozenset[int]] | None = None
+
+    def common_sets(self) -> list[frozenset[int]]:
+        """``common`` as frozensets, built once (equal sets shared)."""
+        if self._sets is None or len(self._sets) != len(self.common):
+            made: dict[tuple[int, ...], frozenset[int]] = {}
+            self._sets = [made.get(c) or made.setdefault(c, frozenset(c)) for c in self.common]
+        return self._sets
 
     @property
     def n(self) -> int:
@@ -110,11 +126,17 @@ def build_problem(
     event: Event,
     participants: Sequence[Participant],
     requests: Sequence[MeetingRequest],
-    scores: np.ndarray | PairScorer,
+    scores: Scores,
     options: PlanOptions,
     previous_plan: Plan | None = None,
 ) -> Problem:
-    """Index the planning problem and collect the constraint report."""
+    """Index the planning problem and collect the constraint report.
+
+    ``scores`` is a scorer, a dense ``(n, n)`` or ``(n_eu, n_mx)`` matrix over ``participants``
+    in their given order, or a sparse matrix of that shape whose stored entries are the only
+    pairs considered. Pairs are scored in blocks and each participant keeps its
+    ``options.candidates`` best (see :mod:`matcher.events.candidates`).
+    """
     seen: set[str] = set()
     for p in participants:
         if p.id in seen:
@@ -122,13 +144,13 @@ def build_problem(
         seen.add(p.id)
     order = sorted(range(len(participants)), key=lambda k: participants[k].id)
     people = [participants[k] for k in order]
-    full = score_matrix([p.organisation for p in participants], scores, same_side=options.same_side)
-    full = full[np.ix_(order, order)]
+    if sp.issparse(scores) or not callable(scores):
+        scores = _reordered(scores, participants, order)
     n_slots = event.slot_count
     avail = [frozenset(p.slot_indices(event)) for p in people]
     cap = np.zeros(len(people), dtype=np.int64)
     minimum = np.zeros(len(people), dtype=np.int64)
-    prob = Problem(event, options, people, full, avail, cap, minimum, Tiers.from_options(options))
+    prob = Problem(event, options, people, scores, avail, cap, minimum, Tiers.from_options(options))
     for i, p in enumerate(people):
         most = p.max_meetings if p.max_meetings is not None else (event.max_meetings or n_slots)
         least = p.min_meetings if p.min_meetings is not None else event.min_meetings
@@ -238,6 +260,34 @@ def _previous(
     return prob.kept_pairs
 
 
+def _reordered(scores: Scores, participants: Sequence[Participant], order: list[int]) -> Scores:
+    """A score matrix over the participants given, re-indexed to the id order of the problem."""
+    n = len(participants)
+    eu = [k for k, p in enumerate(participants) if p.side.value == "EU"]
+    mx = [k for k, p in enumerate(participants) if p.side.value == "MX"]
+    shape = scores.shape if sp.issparse(scores) else np.shape(scores)
+    if shape == (n, n):
+        perm = np.asarray(order, dtype=np.int64)
+    elif shape == (len(eu), len(mx)):
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        new_eu = rank[np.asarray(eu, dtype=np.int64)]
+        new_mx = rank[np.asarray(mx, dtype=np.int64)]
+        row_perm, col_perm = np.argsort(new_eu, kind="stable"), np.argsort(new_mx, kind="stable")
+        if sp.issparse(scores):
+            return sp.csr_matrix(scores)[row_perm][:, col_perm]
+        return np.asarray(scores, dtype=np.float64)[np.ix_(row_perm, col_perm)]
+    else:
+        raise EventError(f"scores: shape {shape} fits neither ({n}, {n}) nor ({len(eu)}, {len(mx)})")
+    if sp.issparse(scores):
+        return sp.csr_matrix(scores)[perm][:, perm]
+    return np.asarray(scores, dtype=np.float64)[np.ix_(perm, perm)]
+
+
+def _codes(pairs: set[tuple[int, int]] | list[tuple[int, int]], n: int) -> np.ndarray:
+    return np.array(sorted(i * n + j for i, j in pairs), dtype=np.int64)
+
+
 def _candidates(
     prob: Problem,
     wanted: dict[tuple[int, int], Origin],
@@ -245,28 +295,68 @@ def _candidates(
     excluded: set[tuple[int, int]],
     kept: dict[tuple[int, int], tuple[int, int]],
 ) -> None:
-    people, tiers, opts = prob.participants, prob.tiers, prob.options
-    sides = np.array([p.side.value for p in people])
-    allowed = np.triu(np.ones((prob.n, prob.n), dtype=bool), k=1)
-    if not opts.same_side:
-        allowed &= sides[:, None] != sides[None, :]
-    allowed &= prob.scores > opts.min_score
-    allowed &= (prob.cap[:, None] > 0) & (prob.cap[None, :] > 0)
-    for i, j in forbidden | excluded:
-        allowed[i, j] = False
-    for key in wanted:
-        allowed[key] = key not in forbidden
-    for key in kept:
-        allowed[key] = key not in forbidden and (key in wanted or key not in excluded)
+    people, tiers, opts, n = prob.participants, prob.tiers, prob.options, prob.n
+    is_eu = np.array([p.side.value == "EU" for p in people], dtype=bool)
+    free = np.zeros((n, prob.event.slot_count), dtype=np.float32)
+    for i, slots in enumerate(prob.avail):
+        free[i, list(slots)] = 1.0
+    blocked = _codes(forbidden | excluded, n)
+    room = prob.cap > 0
+
+    def allowed_edges(lo: np.ndarray, hi: np.ndarray, score: np.ndarray) -> np.ndarray:
+        ok = (score > opts.min_score) & room[lo] & room[hi] & ~np.isin(lo * n + hi, blocked)
+        if not opts.same_side:
+            ok &= is_eu[lo] != is_eu[hi]
+        bits = np.packbits(free > 0, axis=1)
+        for start in range(0, len(lo), 65_536):
+            part = slice(start, start + 65_536)
+            ok[part] &= (bits[lo[part]] & bits[hi[part]]).any(axis=1)
+        return ok
+
+    def allowed(block: Block) -> np.ndarray:
+        a, b = block.rows[:, None], block.cols[None, :]
+        ok = (block.values > opts.min_score) & room[a] & room[b] & (a != b)
+        if len(blocked):
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+            ok &= ~np.isin(lo * n + hi, blocked)
+        return ok & ((free[block.rows] @ free[block.cols].T) > 0)
+
+    forced = sorted(set(wanted) | {key for key in kept if key in wanted or key not in excluded})
+    forced = [key for key in forced if key not in forbidden]
+    f_lo = np.array([i for i, _ in forced], dtype=np.int64)
+    f_hi = np.array([j for _, j in forced], dtype=np.int64)
+    k = opts.candidate_count(int(prob.cap.max()) if n else 0)
+    k = None if k >= n else k
+    if sp.issparse(prob.scores):
+        stored = sparse_pairs([p.organisation for p in people], prob.scores, same_side=opts.same_side)
+        ok = allowed_edges(stored.lo, stored.hi, stored.score)
+        edges = top_k(Edges(stored.lo[ok], stored.hi[ok], stored.score[ok]), n, k)
+        f_score = np.zeros(len(f_lo))
+        if len(stored):
+            where = np.minimum(np.searchsorted(stored.lo * n + stored.hi, f_lo * n + f_hi), len(stored) - 1)
+            hit = (stored.lo[where] == f_lo) & (stored.hi[where] == f_hi)
+            f_score[hit] = stored.score[where[hit]]
+    else:
+        blocks = score_blocks([p.organisation for p in people], prob.scores, same_side=opts.same_side)
+        edges, f_score = select(blocks, n, k, allowed, (f_lo, f_hi))
+    codes = np.concatenate([edges.lo * n + edges.hi, f_lo * n + f_hi])
+    values = np.concatenate([edges.score, f_score])
+    codes, first = np.unique(codes, return_index=True)
+    values = values[first]
     bonus = {Origin.MUST_MEET: tiers.must, Origin.ACCEPTED: tiers.accepted, Origin.REQUESTED: tiers.request}
-    for i, j in zip(*np.nonzero(allowed)):
-        i, j = int(i), int(j)
-        common = tuple(sorted(prob.avail[i] & prob.avail[j]))
-        if not common:
+    mask = [sum(1 << s for s in slots) for slots in prob.avail]
+    shared: dict[int, tuple[int, ...]] = {}
+    for code, value in zip(codes.tolist(), values.tolist()):
+        i, j = divmod(code, n)
+        both = mask[i] & mask[j]
+        if not both:
             continue
+        common = shared.get(both)
+        if common is None:
+            common = shared[both] = tuple(sorted(prob.avail[i] & prob.avail[j]))
         origin = wanted.get((i, j), Origin.SUGGESTED)
-        w = float(prob.scores[i, j]) + bonus.get(origin, 0.0) + (tiers.keep if (i, j) in kept else 0.0)
         prob.pairs.append((i, j))
-        prob.weight.append(w)
+        prob.score.append(value)
+        prob.weight.append(value + bonus.get(origin, 0.0) + (tiers.keep if (i, j) in kept else 0.0))
         prob.origin.append(origin)
         prob.common.append(common)

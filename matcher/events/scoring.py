@@ -15,6 +15,7 @@ import zlib
 from typing import Callable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from matcher.errors import EventError, InvalidProfile
 from matcher.profiles import Organisation, Side
@@ -23,9 +24,34 @@ from matcher.taxonomy import Taxonomy, load_taxonomy
 PairScorer = Callable[[list[Organisation], list[Organisation]], np.ndarray]
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
-    union = a | b
-    return len(a & b) / len(union) if union else 0.0
+def _sector_sets(
+    orgs: Sequence[Organisation], taxonomy: Taxonomy, vocab: dict[str, int]
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Binary sector matrices (organisations × sectors): the sectors themselves, and with their ancestors."""
+    exact_rows: list[list[int]] = []
+    wide_rows: list[list[int]] = []
+    for o in orgs:
+        exact_rows.append(sorted({vocab.setdefault(s, len(vocab)) for s in o.sectors}))
+        wide = taxonomy.expand([s for s in o.sectors if s in taxonomy])
+        wide_rows.append(sorted({vocab.setdefault(s, len(vocab)) for s in wide}))
+    return _binary(exact_rows), _binary(wide_rows)
+
+
+def _binary(rows: list[list[int]]) -> sp.csr_matrix:
+    indptr = np.cumsum([0] + [len(r) for r in rows])
+    indices = np.fromiter((k for r in rows for k in r), dtype=np.int64, count=int(indptr[-1]))
+    width = int(indices.max()) + 1 if len(indices) else 0
+    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), width))
+
+
+def _jaccard(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
+    width = max(a.shape[1], b.shape[1])
+    a = sp.csr_matrix((a.data, a.indices, a.indptr), shape=(a.shape[0], width))
+    b = sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width))
+    inter = (a @ b.T).toarray()
+    union = np.diff(a.indptr)[:, None] + np.diff(b.indptr)[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def sector_scorer(eu: list[Organisation], mx: list[Organisation], taxonomy: Taxonomy | None = None) -> np.ndarray:
@@ -34,15 +60,12 @@ def sector_scorer(eu: list[Organisation], mx: list[Organisation], taxonomy: Taxo
     Works for any two lists of organisations (also same-side lists).
     """
     taxonomy = taxonomy or load_taxonomy()
-    exact_a = [set(o.sectors) for o in eu]
-    exact_b = [set(o.sectors) for o in mx]
-    wide_a = [taxonomy.expand([s for s in o.sectors if s in taxonomy]) for o in eu]
-    wide_b = [taxonomy.expand([s for s in o.sectors if s in taxonomy]) for o in mx]
-    out = np.zeros((len(eu), len(mx)), dtype=np.float64)
-    for i in range(len(eu)):
-        for j in range(len(mx)):
-            out[i, j] = 0.7 * _jaccard(exact_a[i], exact_b[j]) + 0.3 * _jaccard(wide_a[i], wide_b[j])
-    return out
+    vocab: dict[str, int] = {}
+    exact_a, wide_a = _sector_sets(eu, taxonomy, vocab)
+    exact_b, wide_b = _sector_sets(mx, taxonomy, vocab)
+    if not len(eu) or not len(mx):
+        return np.zeros((len(eu), len(mx)), dtype=np.float64)
+    return 0.7 * _jaccard(exact_a, exact_b) + 0.3 * _jaccard(wide_a, wide_b)
 
 
 def random_scorer(seed: int = 0) -> PairScorer:

@@ -167,7 +167,7 @@ class Board:
         self.slot: dict[int, int] = {}
         self.members: list[set[int]] = [set() for _ in range(prob.event.slot_count)]
         self.tables = prob.event.tables
-        self.common = [frozenset(c) for c in prob.common]
+        self.common = prob.common_sets()
 
     def put(self, e: int, s: int) -> None:
         i, j = self.prob.pairs[e]

@@ -9,6 +9,7 @@ real data; names say ``Synthetic``.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from matcher.events.model import Event, MeetingRequest, Participant, RequestStatus
 from matcher.profiles import Organisation, OrgType, Side
@@ -47,7 +48,7 @@ def synthetic_organisations(
 
 def synthetic_wishes(
     participants: list["Participant"],
-    scores: np.ndarray,
+    scores: np.ndarray | sp.spmatrix | sp.sparray,
     event: "Event",
     seed: int = 0,
     requests_per_participant: int = 2,
@@ -57,7 +58,8 @@ def synthetic_wishes(
 ) -> tuple[list["Participant"], list["MeetingRequest"]]:
     """Seeded availability, must-meets and meeting requests, the way a real event collects them.
 
-    ``scores`` is the ``(n, n)`` matrix over ``participants``. Each participant requests partners
+    ``scores`` is the ``(n, n)`` matrix over ``participants``, dense or sparse (for example a
+    :func:`matcher.events.candidates.candidate_matrix`). Each participant requests partners
     among its ten best-scored counterparts (with a positive score); a share of requests is accepted. A share of the
     participants attends one day only (events of several days).
     """
@@ -70,9 +72,16 @@ def synthetic_wishes(
             day = event.days[int(rng.integers(len(event.days)))].isoformat()
             people[k] = people[k].model_copy(update={"available": [day]})
     requests: list[MeetingRequest] = []
+    rows = sp.csr_matrix(scores) if sp.issparse(scores) else None
     for k, p in enumerate(people):
-        other = [j for j in np.argsort(-scores[k], kind="stable")[:10]
-                 if people[j].side is not p.side and scores[k, j] > 0]
+        if rows is None:
+            best = np.argsort(-scores[k], kind="stable")[:10]
+            value = scores[k]
+        else:
+            cols, vals = rows.indices[rows.indptr[k]:rows.indptr[k + 1]], rows.data[rows.indptr[k]:rows.indptr[k + 1]]
+            best = cols[np.lexsort((cols, -vals))][:10]
+            value = dict(zip(cols.tolist(), vals.tolist()))
+        other = [j for j in best if people[j].side is not p.side and value[j] > 0]
         for j in rng.permutation(other)[:requests_per_participant]:
             status = RequestStatus.ACCEPTED if rng.random() < accepted_share else RequestStatus.REQUESTED
             requests.append(MeetingRequest(requester=p.id, target=people[int(j)].id, status=status))
