@@ -19,8 +19,10 @@ from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import required_scope
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit, NulGuard, RateLimit, Timeout
 from api.params import document_bounds
@@ -87,10 +89,38 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_bounds(FastAPI.openapi(app), settings)
+            app.openapi_schema = document_access(app, document_bounds(FastAPI.openapi(app), settings), settings)
         return app.openapi_schema
 
     return openapi
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, set[str], APIRoute]]:
+    """Path, methods and route of every API route, also of included routers."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before lazily included routers: app.routes holds them all
+        return [(r.path_format, set(r.methods), r) for r in app.routes if isinstance(r, APIRoute)]
+    return [(c.path_format, set(c.methods or ()), c.original_route) for c in iter_route_contexts(app.routes)
+            if isinstance(c.original_route, APIRoute)]
+
+
+def document_access(app: FastAPI, schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """``schema`` with the key marked optional on open reads (a key there only shows contacts)
+    and required, with its scope named, on every route that needs one."""
+    for path, methods, route in api_routes(app):
+        operations = schema.get("paths", {}).get(path, {})
+        for method in methods:
+            operation = operations.get(method.lower())
+            if not isinstance(operation, dict) or "security" not in operation:
+                continue
+            scope = required_scope(route)
+            if scope is not None:
+                operation["description"] = (operation.get("description", "") +
+                                            f"\n\nNeeds an API key with scope `{scope.value}`.").strip()
+            elif not settings.api_read_key_required:
+                operation["security"] = [{}, *operation["security"]]
+    return schema
 
 
 @asynccontextmanager

@@ -9,6 +9,7 @@ nested parts (facts, contact, sources) reuse the record schema of :mod:`matcher.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -23,6 +24,7 @@ from matcher.profiles import (
     Cooperation,
     CooperationType,
     Facts,
+    NoNul,
     Organisation,
     OrgType,
     Scope,
@@ -31,6 +33,7 @@ from matcher.profiles import (
     Split,
     Tier,
     Verdict,
+    error_field,
 )
 from matcher.text import slugify
 
@@ -46,33 +49,11 @@ UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
 COUNTRY = r"^[A-Z]{2}$"
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
-    """Where in a raw JSON value a string holds a NUL character (``None`` if nowhere)."""
-    if isinstance(value, str):
-        return path or "body" if "\x00" in value else None
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        if isinstance(key, str) and "\x00" in key:
-            return f"{path}.{key!r}" if path else repr(key)
-        found = _nul_path(item, f"{path}.{key}" if path else str(key))
-        if found:
-            return found
-    return None
-
-
-class Request(BaseModel):
+class Request(NoNul):
     """Base of request bodies: unknown fields are errors, strings are stripped, NUL characters
     (which no text field needs and PostgreSQL cannot store) are refused."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        where = _nul_path(data)
-        if where:
-            raise PydanticCustomError("nul_character", "text must not contain NUL characters", {"field": where})
-        return data
 
 
 class Public(BaseModel):
@@ -87,7 +68,7 @@ def validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
+        field = error_field(err)
         raise InvalidProfile(str(err["msg"]).removeprefix("Value error, "), field) from None
 
 
@@ -110,6 +91,7 @@ class ErrorBody(Public):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
+        400: "malformed request (for example a Content-Length that is not a number)",
         401: "no API key, or an unknown or revoked one",
         403: "the API key's scope does not allow this",
         404: "no such resource",
@@ -125,6 +107,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 # --- clusters -----------------------------------------------------------------------------
+
+
+def derived_id(text: str, limit: int, fallback: str) -> str:
+    """A slug of ``text``; for text with no letter that transliterates, ``<fallback>-<hash>``, so
+    that different names never share an id."""
+    slug = slugify(text)[:limit].strip("-")
+    return slug or f"{fallback}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:10]}"
+
 
 
 class ClusterCreate(Request):
@@ -147,12 +137,24 @@ class ClusterCreate(Request):
 
     def to_organisation(self) -> Organisation:
         data = self.model_dump()
-        data["id"] = self.id or slugify(self.name)[:120].strip("-") or "organisation"
+        data["id"] = self.id or derived_id(self.name, 120, "organisation")
         return validated(Organisation, data)
+
+
+#: Fields every profile has: a patch may change them but not clear them with ``null``.
+REQUIRED_PROFILE_FIELDS = ("name", "side", "country", "type", "sectors")
 
 
 class ClusterPatch(Request):
     """Changes to a profile: only the fields given are changed (the id cannot change)."""
+
+    @model_validator(mode="after")
+    def _required_not_cleared(self) -> "ClusterPatch":
+        for name in REQUIRED_PROFILE_FIELDS:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise PydanticCustomError("required_field", "cannot be cleared with null; every profile has one",
+                                          {"field": name})
+        return self
 
     name: str | None = Field(default=None, min_length=2, max_length=300)
     aliases: list[str] | None = Field(default=None, max_length=50)
@@ -260,7 +262,8 @@ class MatchRequest(Request):
 
 
 class CooperationCreate(Request):
-    """A documented cooperation between one EU and one MX organisation."""
+    """A documented cooperation between one EU and one MX organisation; ``id`` defaults to a slug of
+    the parties, the type and the year."""
 
     id: str | None = Field(default=None, pattern=SLUG, max_length=200)
     eu: str = Field(min_length=1, max_length=200)
@@ -273,7 +276,8 @@ class CooperationCreate(Request):
 
     def to_cooperation(self) -> Cooperation:
         data = self.model_dump()
-        data["id"] = self.id or slugify(f"{self.eu} {self.mx} {self.type.value}")[:200].strip("-") or "cooperation"
+        year = "" if self.year is None else f" {self.year}"
+        data["id"] = self.id or derived_id(f"{self.eu} {self.mx} {self.type.value}{year}", 200, "cooperation")
         return validated(Cooperation, data)
 
 

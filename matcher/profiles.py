@@ -11,8 +11,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -137,8 +139,46 @@ class Split(str, Enum):
     TEST = "test"
 
 
-class Strict(BaseModel):
-    """Base model: unknown fields are errors, strings are stripped."""
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where in a raw value (JSON-like) a string holds a NUL character; ``None`` if nowhere."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return f"{path}.{key!r}" if path else repr(key)
+        found = nul_path(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+class NoNul(BaseModel):
+    """Refuses NUL characters anywhere in its input: no text needs one, PostgreSQL cannot store
+    one, and a spreadsheet cell cannot hold one."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        where = nul_path(data)
+        if where:
+            raise PydanticCustomError("nul_character", "text must not contain NUL characters", {"field": where})
+        return data
+
+
+def error_field(error: Any) -> str | None:
+    """The field a pydantic error is about: its location, or the field a model-wide check named."""
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    return where or (error.get("ctx") or {}).get("field")
+
+
+class Strict(NoNul):
+    """Base model: unknown fields are errors, strings are stripped, NUL characters refused."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

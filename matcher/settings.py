@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     api_request_timeout_s: float = 30.0
     cors_origins: list[str] = Field(default_factory=list)
 
+    # Logging (:mod:`matcher.logs`)
+    #: Level of the service's own log records: DEBUG, INFO, WARNING, ERROR or CRITICAL.
+    log_level: str = "INFO"
+    #: One JSON object per log line instead of plain text.
+    log_json: bool = False
+
     def model_post_init(self, __context: object) -> None:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'c2c.db'}"

@@ -13,13 +13,13 @@ import datetime as dt
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from matcher.errors import EventError
-from matcher.profiles import Organisation, Side
+from matcher.profiles import NoNul, Organisation, Side, error_field
 
 
-class _Strict(BaseModel):
+class _Strict(NoNul):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -335,5 +335,5 @@ def make_event(**fields: object) -> Event:
         return Event.model_validate(fields)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "event"
+        field = error_field(err) or "event"
         raise EventError(f"event {field}: {err['msg']}") from None
