@@ -167,7 +167,10 @@ def create_app(
     app.add_middleware(Timeout, seconds=settings.api_request_timeout_s)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(NulGuard)
-    app.add_middleware(RateLimit, per_minute=settings.api_rate_per_minute)
+    app.add_middleware(RateLimit, per_minute=settings.api_rate_per_minute,
+                       auth_failures_per_minute=settings.api_auth_failures_per_minute,
+                       trusted_proxies=settings.trusted_proxies, redis_url=settings.redis_url or None,
+                       namespace=settings.redis_prefix)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

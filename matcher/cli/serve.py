@@ -79,6 +79,9 @@ def serve(
         log_level=level.lower(),
         log_config=logging_config(level, settings.log_json),
         http=HTTP_PROTOCOL,
+        # The app reads X-Forwarded-For itself, from C2C_TRUSTED_PROXIES only (uvicorn would
+        # believe any loopback peer).
+        proxy_headers=False,
     )
 
 
