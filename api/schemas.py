@@ -19,6 +19,14 @@ from matcher.errors import InvalidProfile
 from matcher.events import Break, Event, MeetingRequest
 from matcher.explain import Explanation
 from matcher.profiles import (
+    ACRONYM_MAX,
+    DESCRIPTION_MAX,
+    ID_MAX,
+    LIST_MAX,
+    NAME_MAX,
+    REGION_MAX,
+    SECTOR_MAX,
+    WEBSITE_MAX,
     Confidence,
     Contact,
     Cooperation,
@@ -28,12 +36,15 @@ from matcher.profiles import (
     Organisation,
     OrgType,
     Scope,
+    ShortList,
     Side,
     Source,
     Split,
     Tier,
     Verdict,
+    bounded,
     error_field,
+    optional,
 )
 from matcher.text import slugify
 
@@ -118,26 +129,26 @@ def derived_id(text: str, limit: int, fallback: str) -> str:
 
 
 class ClusterCreate(Request):
-    """A new organisation profile; ``id`` defaults to a slug of the name."""
+    """A new organisation profile; ``id`` defaults to a slug of the name. Limits as in the README."""
 
-    id: str | None = Field(default=None, pattern=SLUG, max_length=120)
-    name: str = Field(min_length=2, max_length=300)
-    aliases: list[str] = Field(default_factory=list, max_length=50)
-    acronym: str | None = Field(default=None, max_length=50)
+    id: str | None = Field(default=None, pattern=SLUG, max_length=ID_MAX)
+    name: bounded(NAME_MAX, 2)  # type: ignore[valid-type]
+    aliases: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
+    acronym: optional(ACRONYM_MAX) = None  # type: ignore[valid-type]
     side: Side
     country: str = Field(pattern=COUNTRY)
-    region: str | None = Field(default=None, max_length=200)
+    region: optional(REGION_MAX) = None  # type: ignore[valid-type]
     type: OrgType = OrgType.CLUSTER
-    sectors: list[str] = Field(min_length=1, max_length=50)
-    description: str = Field(default="", max_length=5000)
+    sectors: list[bounded(SECTOR_MAX)] = Field(min_length=1, max_length=LIST_MAX)  # type: ignore[valid-type]
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     facts: Facts = Field(default_factory=Facts)
-    website: str | None = Field(default=None, max_length=500)
+    website: optional(WEBSITE_MAX) = None  # type: ignore[valid-type]
     contact: Contact | None = None
-    sources: list[Source] = Field(default_factory=list, max_length=50)
+    sources: list[Source] = Field(default_factory=list, max_length=LIST_MAX)
 
     def to_organisation(self) -> Organisation:
         data = self.model_dump()
-        data["id"] = self.id or derived_id(self.name, 120, "organisation")
+        data["id"] = self.id or derived_id(self.name, ID_MAX, "organisation")
         return validated(Organisation, data)
 
 
@@ -148,6 +159,20 @@ REQUIRED_PROFILE_FIELDS = ("name", "side", "country", "type", "sectors")
 class ClusterPatch(Request):
     """Changes to a profile: only the fields given are changed (the id cannot change)."""
 
+    name: bounded(NAME_MAX, 2) | None = None  # type: ignore[valid-type]
+    aliases: ShortList | None = None  # type: ignore[valid-type]
+    acronym: optional(ACRONYM_MAX) = None  # type: ignore[valid-type]
+    side: Side | None = None
+    country: str | None = Field(default=None, pattern=COUNTRY)
+    region: optional(REGION_MAX) = None  # type: ignore[valid-type]
+    type: OrgType | None = None
+    sectors: list[bounded(SECTOR_MAX)] | None = Field(default=None, min_length=1, max_length=LIST_MAX)  # type: ignore[valid-type]
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    facts: Facts | None = None
+    website: optional(WEBSITE_MAX) = None  # type: ignore[valid-type]
+    contact: Contact | None = None
+    sources: list[Source] | None = Field(default=None, max_length=LIST_MAX)
+
     @model_validator(mode="after")
     def _required_not_cleared(self) -> "ClusterPatch":
         for name in REQUIRED_PROFILE_FIELDS:
@@ -155,20 +180,6 @@ class ClusterPatch(Request):
                 raise PydanticCustomError("required_field", "cannot be cleared with null; every profile has one",
                                           {"field": name})
         return self
-
-    name: str | None = Field(default=None, min_length=2, max_length=300)
-    aliases: list[str] | None = Field(default=None, max_length=50)
-    acronym: str | None = Field(default=None, max_length=50)
-    side: Side | None = None
-    country: str | None = Field(default=None, pattern=COUNTRY)
-    region: str | None = Field(default=None, max_length=200)
-    type: OrgType | None = None
-    sectors: list[str] | None = Field(default=None, min_length=1, max_length=50)
-    description: str | None = Field(default=None, max_length=5000)
-    facts: Facts | None = None
-    website: str | None = Field(default=None, max_length=500)
-    contact: Contact | None = None
-    sources: list[Source] | None = Field(default=None, max_length=50)
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent (an explicit ``null`` clears an optional field)."""
@@ -249,11 +260,12 @@ class SuggestionsPublic(Public):
 class MatchRequest(Request):
     """A profile that is not stored, to get suggestions for it."""
 
-    name: str = Field(min_length=2, max_length=300)
+    name: bounded(NAME_MAX, 2)  # type: ignore[valid-type]
     side: Side
-    sectors: list[str] = Field(default_factory=list, max_length=50,
-                               description="ids, names or synonyms (EN/ES); when empty, read from the name and description")
-    description: str = Field(default="", max_length=5000)
+    sectors: list[bounded(SECTOR_MAX)] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=LIST_MAX,
+        description="ids, names or synonyms (EN/ES); when empty, read from the name and description")
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     country: str | None = Field(default=None, pattern=COUNTRY)
     type: OrgType = OrgType.CLUSTER
 
@@ -266,12 +278,12 @@ class CooperationCreate(Request):
     the parties, the type and the year."""
 
     id: str | None = Field(default=None, pattern=SLUG, max_length=200)
-    eu: str = Field(min_length=1, max_length=200)
-    mx: str = Field(min_length=1, max_length=200)
+    eu: str = Field(min_length=1, max_length=ID_MAX)
+    mx: str = Field(min_length=1, max_length=ID_MAX)
     type: CooperationType
     year: int | None = Field(default=None, ge=1990, le=2100)
-    description: str = Field(default="", max_length=5000)
-    sources: list[Source] = Field(default_factory=list, max_length=50)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    sources: list[Source] = Field(default_factory=list, max_length=LIST_MAX)
     confidence: Confidence = Confidence.HIGH
 
     def to_cooperation(self) -> Cooperation:

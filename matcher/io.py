@@ -44,7 +44,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from pydantic import BaseModel, ValidationError
 
 from matcher.errors import ImportRejected, InvalidProfile, LocatedRowError, RowError, UnknownSector
-from matcher.profiles import Cooperation, Organisation, Side, error_field
+from matcher.profiles import XLSX_CELL_LIMIT, Cooperation, Organisation, Side, error_field
 from matcher.taxonomy import Taxonomy
 
 
@@ -75,6 +75,10 @@ JSON_COLUMNS = {"facts", "contact", "sources"}
 SECTION_NAMES = {"profiles": Kind.profiles, "organisations": Kind.profiles, "cooperations": Kind.cooperations}
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# Cells longer than the schema allows are read whole and refused by the schema, naming their
+# field and line, rather than stopping the reader (its default limit is 131,072 characters).
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
 
 
 # --- cells ------------------------------------------------------------------------------------
@@ -219,10 +223,14 @@ def _xlsx(sections: list[tuple[Kind, list[Any]]]) -> bytes:
         sheet = book.create_sheet(kind.value)
         sheet.append(COLUMNS[kind])
         for cells in _cells(kind, records):
-            for column, value in cells.items():
+            row = [escape_formula(cells[c]) for c in COLUMNS[kind]]
+            for column, value in zip(COLUMNS[kind], row):
                 if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
                     raise InvalidProfile(f"{cells['id']}: contains a control character XLSX cannot hold", column)
-            sheet.append([escape_formula(cells[c]) for c in COLUMNS[kind]])
+                if isinstance(value, str) and len(value) > XLSX_CELL_LIMIT:
+                    raise InvalidProfile(f"{cells['id']}: {len(value)} characters, more than an XLSX cell holds "
+                                         f"({XLSX_CELL_LIMIT})", column)
+            sheet.append(row)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
