@@ -66,8 +66,8 @@ class Event(_Strict):
     meeting_minutes: int = Field(default=30, ge=5, le=480)
     breaks: list[Break] = Field(default_factory=list)
     tables: int = Field(ge=1, le=10_000)
-    max_meetings: int | None = Field(default=None, ge=1)
-    min_meetings: int = Field(default=0, ge=0)
+    max_meetings: int | None = Field(default=None, ge=1, le=10_000)
+    min_meetings: int = Field(default=0, ge=0, le=10_000)
     timezone: str = Field(default="America/Mexico_City", min_length=1, max_length=64)
     venue: str = Field(default="", max_length=300)
 
@@ -183,8 +183,8 @@ class Participant(_Strict):
     unavailable: list[str] = Field(default_factory=list)
     must_meet: list[str] = Field(default_factory=list)
     will_not_meet: list[str] = Field(default_factory=list)
-    max_meetings: int | None = Field(default=None, ge=0)
-    min_meetings: int | None = Field(default=None, ge=0)
+    max_meetings: int | None = Field(default=None, ge=0, le=10_000)
+    min_meetings: int | None = Field(default=None, ge=0, le=10_000)
 
     @property
     def id(self) -> str:
