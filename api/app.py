@@ -60,6 +60,8 @@ def _start(app: FastAPI) -> None:
         service.suggester.warm_up()
     except USER_ERRORS as exc:
         log.warning("suggestions are not ready yet: %s", exc)
+    except Exception:  # the registry can still be read and mended; /ready says what is wrong
+        log.exception("suggestions are not ready: preparing them failed")
     _freeze_startup_objects()
 
 

@@ -413,3 +413,21 @@ def test_kill_9_during_an_index_save_leaves_a_loadable_index(tmp_path: Path, mom
     assert set(VectorIndex.load(folder).ids) == {p.id for p in profiles}
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".index.tmp") or p.name == ".index.bak"]
     assert leftovers == []
+
+
+def test_the_server_starts_over_an_empty_side(sqlite_url: str, tmp_path: Path) -> None:
+    """Suggestions cannot be prepared (defect #2), but the registry can be read and mended."""
+    app, registry, suggester, settings = make_api(sqlite_url, tmp_path)
+    try:
+        for org in ORGANISATIONS:
+            if org.side.value == "MX":
+                registry.delete(org.id)
+        with TestClient(create_app(settings, registry=registry, suggester=suggester)) as client:
+            assert client.get("/clusters").json()["total"] == 6
+            error_of(client.get("/ready"), 503, "not_ready")
+            registry.import_records(ORGANISATIONS, COOPERATIONS)
+            assert client.get("/ready").status_code == 200
+            assert client.get("/clusters/aero-north/partners").status_code == 200
+    finally:
+        suggester.close()
+        registry.close()
