@@ -19,9 +19,11 @@ from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api import web
+from api.auth import required_scope
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit, NulGuard, RateLimit, Timeout
 from api.params import document_bounds
@@ -59,6 +61,8 @@ def _start(app: FastAPI) -> None:
         service.suggester.warm_up()
     except USER_ERRORS as exc:
         log.warning("suggestions are not ready yet: %s", exc)
+    except Exception:  # the registry can still be read and mended; /ready says what is wrong
+        log.exception("suggestions are not ready: preparing them failed")
     _freeze_startup_objects()
 
 
@@ -88,10 +92,38 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_bounds(FastAPI.openapi(app), settings)
+            app.openapi_schema = document_access(app, document_bounds(FastAPI.openapi(app), settings), settings)
         return app.openapi_schema
 
     return openapi
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, set[str], APIRoute]]:
+    """Path, methods and route of every API route, also of included routers."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before lazily included routers: app.routes holds them all
+        return [(r.path_format, set(r.methods), r) for r in app.routes if isinstance(r, APIRoute)]
+    return [(c.path_format, set(c.methods or ()), c.original_route) for c in iter_route_contexts(app.routes)
+            if isinstance(c.original_route, APIRoute)]
+
+
+def document_access(app: FastAPI, schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """``schema`` with the key marked optional on open reads (a key there only shows contacts)
+    and required, with its scope named, on every route that needs one."""
+    for path, methods, route in api_routes(app):
+        operations = schema.get("paths", {}).get(path, {})
+        for method in methods:
+            operation = operations.get(method.lower())
+            if not isinstance(operation, dict) or "security" not in operation:
+                continue
+            scope = required_scope(route)
+            if scope is not None:
+                operation["description"] = (operation.get("description", "") +
+                                            f"\n\nNeeds an API key with scope `{scope.value}`.").strip()
+            elif not settings.api_read_key_required:
+                operation["security"] = [{}, *operation["security"]]
+    return schema
 
 
 @asynccontextmanager
@@ -138,7 +170,10 @@ def create_app(
     app.add_middleware(Timeout, seconds=settings.api_request_timeout_s)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(NulGuard)
-    app.add_middleware(RateLimit, per_minute=settings.api_rate_per_minute)
+    app.add_middleware(RateLimit, per_minute=settings.api_rate_per_minute,
+                       auth_failures_per_minute=settings.api_auth_failures_per_minute,
+                       trusted_proxies=settings.trusted_proxies, redis_url=settings.redis_url or None,
+                       namespace=settings.redis_prefix)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

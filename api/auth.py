@@ -88,7 +88,37 @@ def require(scope: Scope) -> Callable[..., Caller]:
         return caller
 
     dependency.__name__ = f"require_{scope.value}"
+    dependency.required_scope = scope  # type: ignore[attr-defined]
     return dependency
+
+
+def required_scope(route: object) -> Scope | None:
+    """The scope a route's key must cover, or None for an open (read) route."""
+    pending = [getattr(route, "dependant", None)]
+    while pending:
+        dependant = pending.pop()
+        if dependant is None:
+            continue
+        scope = getattr(dependant.call, "required_scope", None)
+        if scope is not None:
+            return scope
+        pending.extend(dependant.dependencies)
+    return None
+
+
+async def check_key_first(request: Request) -> None:
+    """Raise the 401/403 a keyed route would give, before its body is even looked at.
+
+    FastAPI decodes a JSON body before it runs a route's dependencies, so without this a caller
+    with no key learns whether its body is well-formed before it learns that it needs a key.
+    """
+    scope = required_scope(request.scope.get("route"))
+    if scope is None:
+        settings = getattr(request.app.state, "settings", None)
+        if settings is not None and settings.api_read_key_required:
+            await read_access(request, await current_caller(request, request.headers.get(HEADER)))
+        return
+    await require(scope)(await current_caller(request, request.headers.get(HEADER)))
 
 
 #: The caller of a read (a key only when the server requires one for reading).

@@ -135,6 +135,12 @@ async def _on_domain_error(request: Request, exc: UserError) -> JSONResponse:
 
 
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    from api.auth import check_key_first  # api.auth builds on this module
+
+    try:
+        await check_key_first(request)
+    except ApiError as refused:
+        return await _on_http_error(request, refused)
     problems = exc.errors()
     first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
     field = _loc_to_field(first.get("loc", ())) or (first.get("ctx") or {}).get("field")

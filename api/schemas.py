@@ -9,6 +9,7 @@ nested parts (facts, contact, sources) reuse the record schema of :mod:`matcher.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -18,19 +19,32 @@ from matcher.errors import InvalidProfile
 from matcher.events import Break, Event, MeetingRequest
 from matcher.explain import Explanation
 from matcher.profiles import (
+    ACRONYM_MAX,
+    DESCRIPTION_MAX,
+    ID_MAX,
+    LIST_MAX,
+    NAME_MAX,
+    REGION_MAX,
+    SECTOR_MAX,
+    WEBSITE_MAX,
     Confidence,
     Contact,
     Cooperation,
     CooperationType,
     Facts,
+    NoNul,
     Organisation,
     OrgType,
     Scope,
+    ShortList,
     Side,
     Source,
     Split,
     Tier,
     Verdict,
+    bounded,
+    error_field,
+    optional,
 )
 from matcher.text import slugify
 
@@ -46,33 +60,11 @@ UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
 COUNTRY = r"^[A-Z]{2}$"
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
-    """Where in a raw JSON value a string holds a NUL character (``None`` if nowhere)."""
-    if isinstance(value, str):
-        return path or "body" if "\x00" in value else None
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        if isinstance(key, str) and "\x00" in key:
-            return f"{path}.{key!r}" if path else repr(key)
-        found = _nul_path(item, f"{path}.{key}" if path else str(key))
-        if found:
-            return found
-    return None
-
-
-class Request(BaseModel):
+class Request(NoNul):
     """Base of request bodies: unknown fields are errors, strings are stripped, NUL characters
     (which no text field needs and PostgreSQL cannot store) are refused."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        where = _nul_path(data)
-        if where:
-            raise PydanticCustomError("nul_character", "text must not contain NUL characters", {"field": where})
-        return data
 
 
 class Public(BaseModel):
@@ -87,7 +79,7 @@ def validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
+        field = error_field(err)
         raise InvalidProfile(str(err["msg"]).removeprefix("Value error, "), field) from None
 
 
@@ -110,6 +102,7 @@ class ErrorBody(Public):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
+        400: "malformed request (for example a Content-Length that is not a number)",
         401: "no API key, or an unknown or revoked one",
         403: "the API key's scope does not allow this",
         404: "no such resource",
@@ -127,46 +120,66 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 # --- clusters -----------------------------------------------------------------------------
 
 
-class ClusterCreate(Request):
-    """A new organisation profile; ``id`` defaults to a slug of the name."""
+def derived_id(text: str, limit: int, fallback: str) -> str:
+    """A slug of ``text``; for text with no letter that transliterates, ``<fallback>-<hash>``, so
+    that different names never share an id."""
+    slug = slugify(text)[:limit].strip("-")
+    return slug or f"{fallback}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:10]}"
 
-    id: str | None = Field(default=None, pattern=SLUG, max_length=120)
-    name: str = Field(min_length=2, max_length=300)
-    aliases: list[str] = Field(default_factory=list, max_length=50)
-    acronym: str | None = Field(default=None, max_length=50)
+
+
+class ClusterCreate(Request):
+    """A new organisation profile; ``id`` defaults to a slug of the name. Limits as in the README."""
+
+    id: str | None = Field(default=None, pattern=SLUG, max_length=ID_MAX)
+    name: bounded(NAME_MAX, 2)  # type: ignore[valid-type]
+    aliases: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
+    acronym: optional(ACRONYM_MAX) = None  # type: ignore[valid-type]
     side: Side
     country: str = Field(pattern=COUNTRY)
-    region: str | None = Field(default=None, max_length=200)
+    region: optional(REGION_MAX) = None  # type: ignore[valid-type]
     type: OrgType = OrgType.CLUSTER
-    sectors: list[str] = Field(min_length=1, max_length=50)
-    description: str = Field(default="", max_length=5000)
+    sectors: list[bounded(SECTOR_MAX)] = Field(min_length=1, max_length=LIST_MAX)  # type: ignore[valid-type]
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     facts: Facts = Field(default_factory=Facts)
-    website: str | None = Field(default=None, max_length=500)
+    website: optional(WEBSITE_MAX) = None  # type: ignore[valid-type]
     contact: Contact | None = None
-    sources: list[Source] = Field(default_factory=list, max_length=50)
+    sources: list[Source] = Field(default_factory=list, max_length=LIST_MAX)
 
     def to_organisation(self) -> Organisation:
         data = self.model_dump()
-        data["id"] = self.id or slugify(self.name)[:120].strip("-") or "organisation"
+        data["id"] = self.id or derived_id(self.name, ID_MAX, "organisation")
         return validated(Organisation, data)
+
+
+#: Fields every profile has: a patch may change them but not clear them with ``null``.
+REQUIRED_PROFILE_FIELDS = ("name", "side", "country", "type", "sectors")
 
 
 class ClusterPatch(Request):
     """Changes to a profile: only the fields given are changed (the id cannot change)."""
 
-    name: str | None = Field(default=None, min_length=2, max_length=300)
-    aliases: list[str] | None = Field(default=None, max_length=50)
-    acronym: str | None = Field(default=None, max_length=50)
+    name: bounded(NAME_MAX, 2) | None = None  # type: ignore[valid-type]
+    aliases: ShortList | None = None  # type: ignore[valid-type]
+    acronym: optional(ACRONYM_MAX) = None  # type: ignore[valid-type]
     side: Side | None = None
     country: str | None = Field(default=None, pattern=COUNTRY)
-    region: str | None = Field(default=None, max_length=200)
+    region: optional(REGION_MAX) = None  # type: ignore[valid-type]
     type: OrgType | None = None
-    sectors: list[str] | None = Field(default=None, min_length=1, max_length=50)
-    description: str | None = Field(default=None, max_length=5000)
+    sectors: list[bounded(SECTOR_MAX)] | None = Field(default=None, min_length=1, max_length=LIST_MAX)  # type: ignore[valid-type]
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     facts: Facts | None = None
-    website: str | None = Field(default=None, max_length=500)
+    website: optional(WEBSITE_MAX) = None  # type: ignore[valid-type]
     contact: Contact | None = None
-    sources: list[Source] | None = Field(default=None, max_length=50)
+    sources: list[Source] | None = Field(default=None, max_length=LIST_MAX)
+
+    @model_validator(mode="after")
+    def _required_not_cleared(self) -> "ClusterPatch":
+        for name in REQUIRED_PROFILE_FIELDS:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise PydanticCustomError("required_field", "cannot be cleared with null; every profile has one",
+                                          {"field": name})
+        return self
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent (an explicit ``null`` clears an optional field)."""
@@ -247,11 +260,12 @@ class SuggestionsPublic(Public):
 class MatchRequest(Request):
     """A profile that is not stored, to get suggestions for it."""
 
-    name: str = Field(min_length=2, max_length=300)
+    name: bounded(NAME_MAX, 2)  # type: ignore[valid-type]
     side: Side
-    sectors: list[str] = Field(default_factory=list, max_length=50,
-                               description="ids, names or synonyms (EN/ES); when empty, read from the name and description")
-    description: str = Field(default="", max_length=5000)
+    sectors: list[bounded(SECTOR_MAX)] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=LIST_MAX,
+        description="ids, names or synonyms (EN/ES); when empty, read from the name and description")
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     country: str | None = Field(default=None, pattern=COUNTRY)
     type: OrgType = OrgType.CLUSTER
 
@@ -260,20 +274,22 @@ class MatchRequest(Request):
 
 
 class CooperationCreate(Request):
-    """A documented cooperation between one EU and one MX organisation."""
+    """A documented cooperation between one EU and one MX organisation; ``id`` defaults to a slug of
+    the parties, the type and the year."""
 
     id: str | None = Field(default=None, pattern=SLUG, max_length=200)
-    eu: str = Field(min_length=1, max_length=200)
-    mx: str = Field(min_length=1, max_length=200)
+    eu: str = Field(min_length=1, max_length=ID_MAX)
+    mx: str = Field(min_length=1, max_length=ID_MAX)
     type: CooperationType
     year: int | None = Field(default=None, ge=1990, le=2100)
-    description: str = Field(default="", max_length=5000)
-    sources: list[Source] = Field(default_factory=list, max_length=50)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    sources: list[Source] = Field(default_factory=list, max_length=LIST_MAX)
     confidence: Confidence = Confidence.HIGH
 
     def to_cooperation(self) -> Cooperation:
         data = self.model_dump()
-        data["id"] = self.id or slugify(f"{self.eu} {self.mx} {self.type.value}")[:200].strip("-") or "cooperation"
+        year = "" if self.year is None else f" {self.year}"
+        data["id"] = self.id or derived_id(f"{self.eu} {self.mx} {self.type.value}{year}", 200, "cooperation")
         return validated(Cooperation, data)
 
 

@@ -45,7 +45,7 @@ def load(folder: str | Path) -> tuple[Manifest, Backend, Items]:
     manifest = read_manifest(folder, required=required_files)
     try:
         return manifest, *_read(folder, manifest)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, RecursionError) as exc:
         raise unavailable(folder, f"unreadable contents ({exc})") from None
 
 

@@ -70,6 +70,8 @@ class Manifest:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise unavailable(folder, f"manifest is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise unavailable(folder, "manifest is nested too deeply to be an index manifest") from None
         if not isinstance(raw, dict):
             raise unavailable(folder, "manifest is not a JSON object")
         if raw.get("format_version") != FORMAT_VERSION:
@@ -102,7 +104,13 @@ def read_manifest(folder: Path, required: Callable[[Manifest], list[str]] | None
         raise unavailable(folder, "folder does not exist")
     if not path.is_file():
         raise unavailable(folder, "manifest.json is missing")
-    manifest = Manifest.from_json(path.read_text(encoding="utf-8"), folder)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise unavailable(folder, f"manifest is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise unavailable(folder, f"manifest cannot be read ({exc.strerror or exc})") from None
+    manifest = Manifest.from_json(text, folder)
     for name in (required(manifest) if required else []):
         if name not in manifest.files:
             raise unavailable(folder, f"manifest does not list {name}")

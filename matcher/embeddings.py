@@ -38,6 +38,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 log = logging.getLogger("c2c.embeddings")
+#: What reading a damaged cache file raises (an empty .npy file is an EOFError).
+_UNREADABLE = (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, RecursionError)
 
 #: Files whose content identifies a sentence-transformers model's configuration.
 _CONFIG_FILES = (
@@ -416,12 +418,12 @@ class CachedEncoder:
                 keys, vectors, name = self._load_listing(keys_file)
                 self._vectors.update(zip(keys, vectors))
                 self._base = name
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except _UNREADABLE as exc:
                 log.warning("ignoring unreadable embedding cache %s: %s", self.folder, exc)
         for shard in sorted(self.folder.glob("shard-*.json")):
             try:
                 keys, vectors, _ = self._load_listing(shard)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except _UNREADABLE as exc:
                 log.warning("ignoring unreadable embedding cache shard %s: %s", shard, exc)
                 continue
             self._vectors.update(zip(keys, vectors))

@@ -42,7 +42,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from pydantic import BaseModel, ValidationError
 
 from matcher.errors import ImportRejected, InvalidProfile, LocatedRowError, RowError, UnknownSector
-from matcher.profiles import Cooperation, Organisation, Side
+from matcher.profiles import XLSX_CELL_LIMIT, Cooperation, Organisation, Side, error_field
 from matcher.taxonomy import Taxonomy
 
 
@@ -73,6 +73,10 @@ JSON_COLUMNS = {"facts", "contact", "sources"}
 SECTION_NAMES = {"profiles": Kind.profiles, "organisations": Kind.profiles, "cooperations": Kind.cooperations}
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# Cells longer than the schema allows are read whole and refused by the schema, naming their
+# field and line, rather than stopping the reader (its default limit is 131,072 characters).
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
 
 
 # --- cells ------------------------------------------------------------------------------------
@@ -217,10 +221,14 @@ def _xlsx(sections: list[tuple[Kind, list[Any]]]) -> bytes:
         sheet = book.create_sheet(kind.value)
         sheet.append(COLUMNS[kind])
         for cells in _cells(kind, records):
-            for column, value in cells.items():
+            row = [escape_formula(cells[c]) for c in COLUMNS[kind]]
+            for column, value in zip(COLUMNS[kind], row):
                 if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
                     raise InvalidProfile(f"{cells['id']}: contains a control character XLSX cannot hold", column)
-            sheet.append([escape_formula(cells[c]) for c in COLUMNS[kind]])
+                if isinstance(value, str) and len(value) > XLSX_CELL_LIMIT:
+                    raise InvalidProfile(f"{cells['id']}: {len(value)} characters, more than an XLSX cell holds "
+                                         f"({XLSX_CELL_LIMIT})", column)
+            sheet.append(row)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -478,6 +486,8 @@ class Known:
     sides: dict[str, Side] = field(default_factory=dict)
     #: org id -> roles ("eu"/"mx") it plays in cooperations already stored
     roles: dict[str, set[str]] = field(default_factory=dict)
+    #: (eu, mx, type, year) of each stored cooperation -> its id
+    cooperations: dict[tuple[str, str, str, int | None], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -491,7 +501,7 @@ class ParsedImport:
 def _pydantic_errors(exc: ValidationError, ref: RowRef) -> list[RowError]:
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "country"
+        loc = error_field(err) or "country"
         reason = err["msg"]
         value = err.get("input")
         if err["loc"] and isinstance(value, (str, int, float)) and len(str(value)) <= 80:
@@ -558,6 +568,9 @@ def validate(sections: list[Section], known: Known, taxonomy: Taxonomy, source: 
             if parent not in sides:
                 errors.append(ref.error("facts.member_of", f"unknown organisation {parent!r}"))
 
+    file_ids = {str(raw.get("id")) for s in sections if s.kind is Kind.cooperations for _, raw in s.rows}
+    same_as: dict[tuple[str, str, str, int | None], tuple[str, str]] = {
+        key: (coop_id, "in the store") for key, coop_id in known.cooperations.items() if coop_id not in file_ids}
     for section in (s for s in sections if s.kind is Kind.cooperations):
         for ref, raw in section.rows:
             try:
@@ -573,6 +586,12 @@ def validate(sections: list[Section], known: Known, taxonomy: Taxonomy, source: 
                 elif sides[party] is not side:
                     errors.append(ref.error(role, f"{party} is on the {sides[party].value} side, not {side.value}"))
             if duplicate(Kind.cooperations, coop.id, ref) or len(errors) > before:
+                continue
+            key = (coop.eu, coop.mx, coop.type.value, coop.year)
+            other, where = same_as.setdefault(key, (coop.id, f"at {ref.where} {ref.number}"))
+            if other != coop.id:
+                errors.append(ref.error("id", f"the same cooperation ({coop.eu}, {coop.mx}, {coop.type.value}, "
+                                              f"year {coop.year}) is already recorded as {other!r} {where}"))
                 continue
             parsed.cooperations.append((ref, coop))
 

@@ -8,11 +8,14 @@ bodies built on top of them. Validation errors name the offending field.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -137,8 +140,116 @@ class Split(str, Enum):
     TEST = "test"
 
 
-class Strict(BaseModel):
-    """Base model: unknown fields are errors, strings are stripped."""
+#: Characters no text field may hold: NUL and the other control characters except tab and line
+#: breaks (PostgreSQL cannot store NUL, XLSX cannot hold any of them), lone surrogates (not
+#: encodable as UTF-8) and the two non-characters XML refuses.
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where in a raw value (JSON-like) a string holds a forbidden character; ``None`` if nowhere."""
+    if isinstance(value, str):
+        return (path or "body") if FORBIDDEN_CHARACTERS.search(value) else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and FORBIDDEN_CHARACTERS.search(key):
+            return f"{path}.{key!r}" if path else repr(key)
+        found = nul_path(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+def _one_line_ending(value: Any) -> Any:
+    """``value`` with every ``\r\n`` and lone ``\r`` in its strings made ``\n`` (files of every
+    format keep ``\n`` as it is; spreadsheets do not keep ``\r``)."""
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
+    if isinstance(value, dict):
+        return {k: _one_line_ending(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_one_line_ending(v) for v in value]
+    return value
+
+
+class NoNul(BaseModel):
+    """Refuses NUL and other control characters anywhere in its input (no text needs one,
+    PostgreSQL cannot store NUL, a spreadsheet cell cannot hold any) and stores line breaks as
+    ``\n``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        where = nul_path(data)
+        if where:
+            raise PydanticCustomError(
+                "nul_character", "text must not contain NUL or other control characters (tab and line breaks "
+                "excepted)", {"field": where})
+        return _one_line_ending(data)
+
+
+def error_field(error: Any) -> str | None:
+    """The field a pydantic error is about: its location, or the field a model-wide check named."""
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    return where or (error.get("ctx") or {}).get("field")
+
+
+# --- limits of the record schema (README: "Field limits") --------------------------------------
+#: Largest text of a spreadsheet cell; every exported cell stays below it.
+XLSX_CELL_LIMIT = 32_767
+ID_MAX = 120
+NAME_MAX = 300
+SHORT_MAX = 300
+ACRONYM_MAX = 50
+REGION_MAX = 200
+WEBSITE_MAX = 500
+SECTOR_MAX = 100
+DESCRIPTION_MAX = 20_000
+NOTE_MAX = 2_000
+LIST_MAX = 50
+#: Longest compact JSON of ``facts``, ``contact`` or ``sources`` (each one cell in CSV and XLSX).
+JSON_CELL_MAX = 32_000
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def bounded(max_length: int, min_length: int = 1) -> Any:
+    """A stripped text of ``min_length`` to ``max_length`` characters."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)]
+
+
+def optional(max_length: int) -> Any:
+    """An optional text of at most ``max_length`` characters; blank text is no text."""
+    text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length)]
+    return Annotated[text | None, BeforeValidator(_blank_to_none)]
+
+
+ShortText = bounded(SHORT_MAX)
+#: A list of at most LIST_MAX short texts.
+ShortList = Annotated[list[ShortText], Field(max_length=LIST_MAX)]  # type: ignore[valid-type]
+
+
+def json_cell_length(value: Any) -> int:
+    """Characters of ``value`` as the compact JSON a CSV or XLSX cell holds."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def check_json_cell(field: str, value: Any) -> None:
+    if json_cell_length(value) > JSON_CELL_MAX:
+        raise PydanticCustomError(
+            "cell_too_long", "too long: at most {limit} characters as JSON (one spreadsheet cell), got {length}",
+            {"field": field, "limit": JSON_CELL_MAX, "length": json_cell_length(value)})
+
+
+class Strict(NoNul):
+    """Base model: unknown fields are errors, strings are stripped, NUL characters refused."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -151,9 +262,9 @@ class Source(Strict):
     (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``).
     """
 
-    document: str = Field(min_length=1, max_length=2000)
-    section: str = Field(min_length=1, max_length=1000)
-    publisher: str | None = Field(default=None, max_length=300)
+    document: bounded(2000)  # type: ignore[valid-type]
+    section: bounded(1000)  # type: ignore[valid-type]
+    publisher: optional(SHORT_MAX) = None  # type: ignore[valid-type]
     date: str | None = Field(default=None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
     def __str__(self) -> str:
@@ -166,17 +277,17 @@ class Label(Strict):
     """A cluster-management quality label (ESCA / ECEI)."""
 
     level: str = Field(pattern="^(gold|silver|bronze)$")
-    sector: str | None = None
+    sector: optional(SECTOR_MAX) = None  # type: ignore[valid-type]
     valid_until: dt.date | None = None
 
 
 class Contact(Strict):
     """A contact person; shown only to keyed API callers."""
 
-    name: str
-    role: str | None = None
-    email: str | None = None
-    phone: str | None = None
+    name: ShortText  # type: ignore[valid-type]
+    role: optional(SHORT_MAX) = None  # type: ignore[valid-type]
+    email: optional(SHORT_MAX) = None  # type: ignore[valid-type]
+    phone: optional(SHORT_MAX) = None  # type: ignore[valid-type]
 
 
 class Facts(Strict):
@@ -185,35 +296,36 @@ class Facts(Strict):
     #: Bounded so that every count converts to a float: an unbounded integer once made every
     #: suggestion fail for everyone until the profile was deleted.
     members: int | None = Field(default=None, ge=0, le=10_000_000)
-    members_note: str | None = None
+    members_note: optional(NOTE_MAX) = None  # type: ignore[valid-type]
     founded: int | None = Field(default=None, ge=1800, le=2100)
     label: Label | None = None
     eccp_member: bool = False
-    member_of: list[str] = Field(default_factory=list)
-    escp4i: list[str] = Field(default_factory=list)
-    mexico_interest: list[str] = Field(default_factory=list)
-    committees: list[str] = Field(default_factory=list)
-    specialities: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    member_of: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
+    escp4i: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
+    mexico_interest: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
+    committees: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
+    specialities: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
+    notes: list[bounded(NOTE_MAX)] = Field(default_factory=list, max_length=LIST_MAX)  # type: ignore[valid-type]
 
 
 class Organisation(Strict):
     """A cluster organisation or another party to cluster cooperation."""
 
-    id: str
-    name: str = Field(min_length=2, max_length=300)
-    aliases: list[str] = Field(default_factory=list)
-    acronym: str | None = None
+    id: str = Field(max_length=ID_MAX)
+    name: bounded(NAME_MAX, 2)  # type: ignore[valid-type]
+    aliases: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
+    acronym: optional(ACRONYM_MAX) = None  # type: ignore[valid-type]
     side: Side
     country: str = Field(pattern="^[A-Z]{2}$")
-    region: str | None = None
+    region: optional(REGION_MAX) = None  # type: ignore[valid-type]
     type: OrgType
-    sectors: list[str] = Field(default_factory=list)  # empty when the sources do not say
-    description: str = Field(default="", max_length=5000)
+    # empty when the sources do not say
+    sectors: list[bounded(SECTOR_MAX)] = Field(default_factory=list, max_length=LIST_MAX)  # type: ignore[valid-type]
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     facts: Facts = Field(default_factory=Facts)
-    website: str | None = None
+    website: optional(WEBSITE_MAX) = None  # type: ignore[valid-type]
     contact: Contact | None = None
-    sources: list[Source] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list, max_length=LIST_MAX)
 
     @field_validator("id")
     @classmethod
@@ -221,6 +333,14 @@ class Organisation(Strict):
         if not SLUG_RE.match(value):
             raise ValueError("must be a lowercase slug (letters, digits and single hyphens)")
         return value
+
+    @model_validator(mode="after")
+    def _cells_fit(self) -> "Organisation":
+        check_json_cell("facts", self.facts.model_dump(mode="json", exclude_defaults=True))
+        if self.contact is not None:
+            check_json_cell("contact", self.contact.model_dump(mode="json", exclude_none=True))
+        check_json_cell("sources", [s.model_dump(mode="json", exclude_none=True) for s in self.sources])
+        return self
 
     @model_validator(mode="after")
     def _side_matches_country(self) -> "Organisation":
@@ -240,16 +360,21 @@ class Organisation(Strict):
 class Cooperation(Strict):
     """A documented EU–Mexico cooperation or contact between two organisations."""
 
-    id: str
-    eu: str
-    mx: str
+    id: str = Field(max_length=200)
+    eu: str = Field(min_length=1, max_length=ID_MAX)
+    mx: str = Field(min_length=1, max_length=ID_MAX)
     type: CooperationType
     year: int | None = Field(default=None, ge=1990, le=2100)
-    description: str = ""
-    sources: list[Source] = Field(default_factory=list)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    sources: list[Source] = Field(default_factory=list, max_length=LIST_MAX)
     confidence: Confidence = Confidence.HIGH
     tier: Tier = Tier.USER
     split: Split = Split.TRAIN
+
+    @model_validator(mode="after")
+    def _cells_fit(self) -> "Cooperation":
+        check_json_cell("sources", [s.model_dump(mode="json", exclude_none=True) for s in self.sources])
+        return self
 
     @field_validator("id")
     @classmethod

@@ -45,4 +45,6 @@ def last_evaluation(settings: Settings) -> dict[str, Any] | None:
         }
     except (OSError, ValueError, AttributeError):
         return None
-    return {"file": str(path), "settings": data.get("settings", {}), "protocols": protocols}
+    # Relative to the home folder: clients are shown no server paths.
+    return {"file": path.relative_to(Path(settings.home)).as_posix(), "settings": data.get("settings", {}),
+            "protocols": protocols}

@@ -6,12 +6,13 @@ Every setting can be given as an environment variable prefixed ``C2C_`` (for exa
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.errors import ModelNotFound
@@ -97,6 +98,33 @@ class Settings(BaseSettings):
     api_rate_per_minute: int = 600
     api_request_timeout_s: float = 30.0
     cors_origins: list[str] = Field(default_factory=list)
+    #: Requests with a refused API key (401) allowed per client address and minute; past it the
+    #: address gets 429 for any request carrying a key, which is then not looked up. 0 disables.
+    api_auth_failures_per_minute: int = 30
+    #: Addresses or networks of reverse proxies whose ``X-Forwarded-For`` names the client (a
+    #: JSON list, e.g. ``["10.0.0.0/8"]``). Empty: the header is never believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    #: Redis URL (``redis://127.0.0.1:6379/0``) for rate-limit buckets shared by every worker and
+    #: server; empty: each worker counts on its own.
+    redis_url: str = ""
+    #: Prefix of this service's keys in Redis.
+    redis_prefix: str = "c2c"
+
+    # Logging (:mod:`matcher.logs`)
+    #: Level of the service's own log records: DEBUG, INFO, WARNING, ERROR or CRITICAL.
+    log_level: str = "INFO"
+    #: One JSON object per log line instead of plain text.
+    log_json: bool = False
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return [entry.strip() for entry in entries]
 
     def model_post_init(self, __context: object) -> None:
         if not self.database_url:

@@ -103,7 +103,8 @@ class Api:
 
 
 def make_api(store_url: str, home: Path, **settings: Any) -> tuple[Any, Registry, Suggester, Settings]:
-    config = Settings(database_url=store_url, home=home, api_rate_per_minute=0, **settings)
+    config = Settings(database_url=store_url, home=home, **{"api_rate_per_minute": 0,
+                                                             "api_auth_failures_per_minute": 0, **settings})
     registry = Registry.open(config, init=False)
     registry.init(seed=False)
     registry.import_records(ORGANISATIONS, COOPERATIONS)

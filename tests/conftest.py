@@ -9,6 +9,7 @@ no server answers. SQLite tests get a copy of a once-migrated empty file.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import uuid
@@ -18,9 +19,21 @@ from pathlib import Path
 
 import pytest
 
+from matcher.logs import StderrHandler
 from matcher.profiles import Cooperation, Organisation
 from matcher.store.registry import Registry
 from matcher.settings import Settings
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Undo the logging set-up of a command run in-process (``matcher.cli.main`` configures it),
+    so that one test's level does not change what the next one's ``caplog`` sees."""
+    root, c2c = logging.getLogger(), logging.getLogger("c2c")
+    handlers, level = list(root.handlers), c2c.level
+    yield
+    root.handlers[:] = [h for h in root.handlers if h in handlers or not isinstance(h, StderrHandler)]
+    c2c.setLevel(level)
+
 
 PG_CONNINFO = "host=127.0.0.1 port=5432 dbname=test connect_timeout=3"
 PG_URL = "postgresql+psycopg://@127.0.0.1:5432/test"

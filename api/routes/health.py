@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 from fastapi import APIRouter, Request
@@ -12,14 +13,16 @@ from api.schemas import Health, Readiness
 from matcher import __version__
 from matcher.service import Service
 
+log = logging.getLogger("c2c.api")
 router = APIRouter(tags=["service"])
 
 
-def _check(probe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _check(name: str, probe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         detail = probe()
-    except Exception as exc:  # any failure means "not ready"; the reason is reported
-        return {"ok": False, "detail": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+    except Exception:  # any failure means "not ready"; the reason goes to the server log, not the client
+        log.warning("readiness check %r failed", name, exc_info=True)
+        return {"ok": False, "detail": f"{name} check failed (the reason is in the server log)"}
     return {"ok": bool(detail.get("ok", True)), **detail}
 
 
@@ -29,8 +32,8 @@ def readiness(service: Service | None) -> dict[str, dict[str, Any]]:
         return {"startup": {"ok": False, "detail": "registry or suggester not created yet"}}
     registry = service.registry
     return {
-        "store": _check(lambda: {"organisations": registry.count_organisations(), "data_version": registry.data_version()}),
-        "index": _check(lambda: index_status(service)),
+        "store": _check("store", lambda: {"organisations": registry.count_organisations(), "data_version": registry.data_version()}),
+        "index": _check("index", lambda: index_status(service)),
     }
 
 

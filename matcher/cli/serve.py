@@ -9,10 +9,13 @@ from typing import Optional
 import typer
 import uvicorn
 
+from api.server import HTTP_PROTOCOL
 from matcher.cli.app import app
 from matcher.cli.output import Format, render
+from matcher.logs import configure_logging, level_name, logging_config
 from matcher.profiles import ApiKey, Scope
 from matcher.service import Service
+from matcher.settings import load_settings
 
 keys_app = typer.Typer(help="Create, list and revoke API keys (stored hashed; secrets are shown once).",
                        no_args_is_help=True)
@@ -42,7 +45,7 @@ def serve(
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes (they share the store)."),
     reload: bool = typer.Option(False, "--reload", help="Restart on code changes (development; one worker)."),
-    log_level: str = typer.Option("info", help="uvicorn log level."),
+    log_level: Optional[str] = typer.Option(None, help="Log level (default: C2C_LOG_LEVEL, else info)."),
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs) on the configured store.
 
@@ -65,6 +68,9 @@ def serve(
         if child.exitcode:
             typer.secho("warning: could not prepare the index before start-up; the workers will build it",
                         err=True, fg="yellow")
+    settings = load_settings()
+    level = level_name(log_level or settings.log_level)
+    configure_logging(level, settings.log_json)
     typer.echo(f"serving on http://{host}:{port} (docs at /docs) with {workers} worker(s)", err=True)
     uvicorn.run(
         "api.app:create_app",
@@ -73,7 +79,12 @@ def serve(
         port=port,
         workers=None if reload else workers,
         reload=reload,
-        log_level=log_level,
+        log_level=level.lower(),
+        log_config=logging_config(level, settings.log_json),
+        http=HTTP_PROTOCOL,
+        # The app reads X-Forwarded-For itself, from C2C_TRUSTED_PROXIES only (uvicorn would
+        # believe any loopback peer).
+        proxy_headers=False,
     )
 
 

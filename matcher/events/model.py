@@ -13,13 +13,13 @@ import datetime as dt
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from matcher.errors import EventError
-from matcher.profiles import Organisation, Side
+from matcher.profiles import NoNul, Organisation, Side, error_field
 
 
-class _Strict(BaseModel):
+class _Strict(NoNul):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -66,8 +66,8 @@ class Event(_Strict):
     meeting_minutes: int = Field(default=30, ge=5, le=480)
     breaks: list[Break] = Field(default_factory=list)
     tables: int = Field(ge=1, le=10_000)
-    max_meetings: int | None = Field(default=None, ge=1)
-    min_meetings: int = Field(default=0, ge=0)
+    max_meetings: int | None = Field(default=None, ge=1, le=10_000)
+    min_meetings: int = Field(default=0, ge=0, le=10_000)
     timezone: str = Field(default="America/Mexico_City", min_length=1, max_length=64)
     venue: str = Field(default="", max_length=300)
 
@@ -183,8 +183,8 @@ class Participant(_Strict):
     unavailable: list[str] = Field(default_factory=list)
     must_meet: list[str] = Field(default_factory=list)
     will_not_meet: list[str] = Field(default_factory=list)
-    max_meetings: int | None = Field(default=None, ge=0)
-    min_meetings: int | None = Field(default=None, ge=0)
+    max_meetings: int | None = Field(default=None, ge=0, le=10_000)
+    min_meetings: int | None = Field(default=None, ge=0, le=10_000)
 
     @property
     def id(self) -> str:
@@ -346,5 +346,5 @@ def make_event(**fields: object) -> Event:
         return Event.model_validate(fields)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "event"
+        field = error_field(err) or "event"
         raise EventError(f"event {field}: {err['msg']}") from None

@@ -60,6 +60,11 @@ class IndexKeeper:
         if self._sync is not None:
             self._sync(event, org_id)
 
+    def flush(self) -> None:
+        """Save the index now if a write changed it since its last save."""
+        if self._sync is not None:
+            self._sync.flush()
+
     def close(self) -> None:
         """Stop following the registry and save what is unsaved."""
         if self._sync is not None:

@@ -116,6 +116,10 @@ class Suggester:
             refresher.join()
         self._indexes.close()
 
+    def flush_index(self) -> None:
+        """Save the vector index now if a write changed it (otherwise it is saved shortly after)."""
+        self._indexes.flush()
+
     def _on_write(self, event: str, org_id: str) -> None:
         """Registry callback: apply the write to the index now, rebuild scores on next use."""
         if self.settings.background_rebuild:

@@ -13,8 +13,10 @@ from typing import Any, Iterator
 
 from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from matcher.errors import StoreUnavailable
 from matcher.store.tables import MetaRow
 
 _DATA_VERSION = select(MetaRow.store_id, MetaRow.version).where(MetaRow.id == 1)
@@ -53,6 +55,20 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def _usable() -> Iterator[None]:
+    """A database that cannot be used (unreachable, a damaged file, a missing table) is a
+    :class:`StoreUnavailable` naming the reason; a broken constraint stays an IntegrityError."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None and str(exc.orig).strip() else \
+            type(exc).__name__
+        raise StoreUnavailable(f"the store cannot be used: {reason}") from None
+
+
 class Store:
     """An engine pair (readers and writers) with transaction helpers."""
 
@@ -64,20 +80,20 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading; nothing it does is committed."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with _usable(), Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose work is committed as one transaction, or rolled back entirely."""
-        with Session(self.write_engine, expire_on_commit=False) as session, session.begin():
+        with _usable(), Session(self.write_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     def data_version(self) -> str:
         """Identifies the current state of profiles and cooperations; changes on every such write."""
         # A Core query on a plain connection: this runs once per request in the API, and an ORM
         # session with identity-map loading costs several times as much.
-        with self.engine.connect() as conn:
+        with _usable(), self.engine.connect() as conn:
             row = conn.execute(_DATA_VERSION).first()
         if row is None:
             return "uninitialised"

@@ -54,6 +54,14 @@ from matcher.text import normalise
 
 
 
+def same_cooperation(coop: Cooperation) -> list[Any]:
+    """Conditions on stored cooperations that duplicate ``coop``: the same two parties, the same
+    type and the same year (or both without a year)."""
+    year = CooperationRow.year.is_(None) if coop.year is None else CooperationRow.year == coop.year
+    return [CooperationRow.eu_id == coop.eu, CooperationRow.mx_id == coop.mx,
+            CooperationRow.type == coop.type.value, year]
+
+
 def _progress(flag: bool | None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
 
@@ -266,13 +274,19 @@ class Registry:
         coop = validate_model(Cooperation, coop)
         try:
             with self.store.write() as s:
+                # First, so that concurrent writers queue on the version row before the checks.
+                self.store.bump_version(s)
                 if s.get(CooperationRow, coop.id) is not None:
                     raise DuplicateCooperation(f"a cooperation with id {coop.id!r} already exists")
                 check_parties(s, coop)
+                same = s.scalar(select(CooperationRow.id).where(*same_cooperation(coop)).limit(1))
+                if same is not None:
+                    raise DuplicateCooperation(
+                        f"{coop.eu} and {coop.mx} already have a {coop.type.value} cooperation "
+                        f"{'in ' + str(coop.year) if coop.year is not None else 'without a year'}: {same!r}")
                 now = utcnow()
                 s.add(CooperationRow(**cooperation_values(coop), created_at=now, updated_at=now))
                 s.flush()
-                self.store.bump_version(s)
         except IntegrityError:
             raise DuplicateCooperation(f"a cooperation with id {coop.id!r} already exists") from None
         self.changes.emit("cooperation", coop.eu, coop.mx)

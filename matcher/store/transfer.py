@@ -45,9 +45,11 @@ def known_records(store: Store) -> fileio.Known:
     with store.read() as s:
         for org_id, side in s.execute(select(OrganisationRow.id, OrganisationRow.side)):
             known.sides[org_id] = Side(side)
-        for eu, mx in s.execute(select(CooperationRow.eu_id, CooperationRow.mx_id)):
+        columns = (CooperationRow.id, CooperationRow.eu_id, CooperationRow.mx_id, CooperationRow.type, CooperationRow.year)
+        for coop_id, eu, mx, type_, year in s.execute(select(*columns)):
             known.roles.setdefault(eu, set()).add("eu")
             known.roles.setdefault(mx, set()).add("mx")
+            known.cooperations[(eu, mx, type_, year)] = coop_id
     return known
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from matcher.errors import InvalidProfile
-from matcher.profiles import Organisation
+from matcher.profiles import Organisation, error_field
 
 E = TypeVar("E", bound=Enum)
 M = TypeVar("M", bound=BaseModel)
@@ -39,7 +39,7 @@ def validate_model(model: type[M], data: M | dict[str, Any]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or ("country" if model is Organisation else "record")
+        field = error_field(err) or ("country" if model is Organisation else "record")
         raise InvalidProfile(err["msg"], field) from None
 
 
