@@ -67,6 +67,7 @@ class Suggester:
         self._indexes = IndexKeeper(registry, self.settings, self.taxonomy, progress)
         self._ranker = RankerKeeper(registry, self.settings)
         self._state: State | None = None
+        self._seen = ""  # the newest data version read from the store
         self._refresher: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
         self._closed = False
@@ -80,8 +81,8 @@ class Suggester:
 
     @property
     def index(self) -> Any:
-        """The vector index, in step with the registry."""
-        self._current()
+        """The vector index, in step with the store's current data version (waits for a rebuild)."""
+        self._current(wait=True)
         return self._index
 
     @property
@@ -95,7 +96,11 @@ class Suggester:
     def results_version(self) -> str:
         """Changes whenever a suggestion may change (every data version, every refit); callers that
         keep results (the API's rendered responses) key them by this."""
-        return self._current().results_version
+        state = self._current()
+        if state.version != self._seen:
+            # Served while a rebuild runs: not the same results as the fresh version will give.
+            return f"{state.results_version}~{self._seen}"
+        return state.results_version
 
     def warm_up(self) -> None:
         """Load the index, the ranker and the encoding model now rather than on a first request
@@ -147,6 +152,7 @@ class Suggester:
         ranker = self._ranker
         stamp = ranker.saved_stamp()
         self._checked_at = now
+        self._seen = version
         same_ranker = ranker.stamp is None or stamp == ranker.stamp
         if state is not None and state.version == version and same_ranker:
             return state
@@ -253,6 +259,8 @@ class Suggester:
             ctx = state.ctx
         if org_id not in ctx:
             raise UnknownOrganisation(ref)
+        if state.version != self._seen and not self.registry.exists(org_id):
+            raise UnknownOrganisation(ref)  # deleted since the served version was built
         side, row = ctx.position(org_id)
         known = ctx.adjacency[row] if side is Side.EU else ctx.adjacency[:, row]
         held = [p for p in state.held.get(org_id, ()) if p in ctx]
@@ -324,9 +332,16 @@ class Suggester:
     def _select(self, state: State, query: Organisation, query_id: str | None, vector: np.ndarray,
                 prob: np.ndarray, recip: np.ndarray, features: Any, known: np.ndarray, request: Request,
                 rows: np.ndarray | None = None) -> SuggestionList:
-        """Check ``k``, take the candidates when not given, and select the list."""
+        """Check ``k``, take the candidates when not given, and select the list.
+
+        On a version served while a rebuild runs, organisations deleted since are left out."""
         check_k(request.k, self.settings.api_max_k)
         if rows is None:
             rows = candidates(state, self._index, self.taxonomy, self.candidate_pool, query.side, vector, request)
-        return select(state, query, query_id, vector, prob, recip, features, known, rows, request,
-                      self.min_probability, self.require_fit)
+        result = select(state, query, query_id, vector, prob, recip, features, known, rows, request,
+                        self.min_probability, self.require_fit)
+        if state.version != self._seen:
+            kept = [item for item in result.items if self.registry.exists(item.id)]
+            if len(kept) < len(result.items):
+                result.items = [item.model_copy(update={"rank": rank}) for rank, item in enumerate(kept, start=1)]
+        return result
