@@ -103,6 +103,12 @@ def test_a_damaged_home_file_is_rebuilt_or_ignored(sqlite_url: str, tmp_path: Pa
         registry.close()
 
 
+def _admin(registry: Registry) -> dict[str, str]:
+    from matcher.store.keys import ApiKeys
+
+    return {"X-API-Key": ApiKeys(registry.store).create("faults admin", "admin")[1]}
+
+
 def _key(registry: Registry) -> dict[str, str]:
     from matcher.store.keys import ApiKeys
 
@@ -162,7 +168,8 @@ def test_a_damaged_store_is_a_503_and_the_service_recovers(sqlite_url: str, tmp_
             monkeypatch.setattr(registry.store, "read", failing_read)
             err = error_of(client.get("/clusters"), 503, "store_unavailable")
             assert "malformed" in err["message"] and str(tmp_path) not in err["message"]
-            error_of(client.get("/ready"), 503, "not_ready")
+            assert client.get("/ready").status_code == 200  # store reachable, index in step
+            error_of(client.post("/admin/retrain", headers=_admin(registry)), 409, "not_trained")
             monkeypatch.setattr(registry.store, "read", real_read)
             assert client.get("/clusters").status_code == 200 and client.get("/ready").status_code == 200
     finally:
@@ -410,7 +417,7 @@ def test_kill_9_during_an_index_save_leaves_a_loadable_index(tmp_path: Path, mom
 
 
 def test_the_server_starts_over_an_empty_side(sqlite_url: str, tmp_path: Path) -> None:
-    """Suggestions cannot be prepared (defect #2), but the registry can be read and mended."""
+    """No cooperation is left to learn from, yet the server starts, is ready, reads and can be mended."""
     app, registry, suggester, settings = make_api(sqlite_url, tmp_path)
     try:
         for org in ORGANISATIONS:
@@ -418,7 +425,8 @@ def test_the_server_starts_over_an_empty_side(sqlite_url: str, tmp_path: Path) -
                 registry.delete(org.id)
         with TestClient(create_app(settings, registry=registry, suggester=suggester)) as client:
             assert client.get("/clusters").json()["total"] == 6
-            error_of(client.get("/ready"), 503, "not_ready")
+            assert client.get("/ready").status_code == 200  # store reachable, index in step
+            error_of(client.post("/admin/retrain", headers=_admin(registry)), 409, "not_trained")
             registry.import_records(ORGANISATIONS, COOPERATIONS)
             assert client.get("/ready").status_code == 200
             assert client.get("/clusters/aero-north/partners").status_code == 200

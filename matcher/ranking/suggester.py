@@ -81,8 +81,14 @@ class Suggester:
 
     @property
     def index(self) -> Any:
-        """The vector index, in step with the store's current data version (waits for a rebuild)."""
-        self._current(wait=True)
+        """The vector index, in step with the store's current data version (waits for a rebuild).
+
+        Without a ranker (no cooperations to learn from) the index is still brought in step."""
+        try:
+            self._current(wait=True)
+        except NotTrained:
+            self._indexes.follow(self.registry.all_organisations(), self.registry.data_version(), self.encoder,
+                                 self._on_write)
         return self._index
 
     @property
