@@ -55,8 +55,18 @@ def serve(
 
     if reload and workers > 1:
         raise typer.BadParameter("--reload runs a single worker; drop --workers", param_hint="--reload")
-    # Reads stay fast while others write: the workers rebuild scores in the background.
+    # Reads stay fast while others write: the workers rebuild scores in the background. Set for
+    # the server's run only (the workers inherit it), so a caller's environment is left as it was.
+    previous = os.environ.get("C2C_BACKGROUND_REBUILD")
     os.environ.setdefault("C2C_BACKGROUND_REBUILD", "true")
+    try:
+        _serve(host, port, workers, reload, log_level)
+    finally:
+        if previous is None:
+            os.environ.pop("C2C_BACKGROUND_REBUILD", None)
+
+
+def _serve(host: str, port: int, workers: int, reload: bool, log_level: str) -> None:
     Service.open().close()  # creates, migrates and seeds the store before any worker starts
     if workers > 1:
         # Build the index once, in a child process, so that the workers only load it (and do not
