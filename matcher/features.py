@@ -24,6 +24,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from matcher.adjacency import Adjacency
 from matcher.errors import InvalidProfile
 from matcher.feature_specs import FEATURE_SPECS
 from matcher.profiles import COOPERATION_WEIGHTS, Cooperation, Organisation, OrgType, Side
@@ -145,14 +146,6 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _masked_max(sim: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Row-wise max of ``sim`` over the columns flagged in ``members``; 0 when none."""
-    if not members.any():
-        return np.zeros(sim.shape[0])
-    out = sim[:, members].max(axis=1)
-    return np.where(np.isfinite(out), out, 0.0)
-
-
 @dataclass
 class FeatureContext:
     """Everything needed to compute pair features, precomputed once.
@@ -175,7 +168,7 @@ class FeatureContext:
     root_counts: np.ndarray  # (R, R) documented pairs by (EU top-level sector, MX top-level sector)
     eu_root_share: np.ndarray  # (R,) share of European organisations in each top-level sector
     mx_root_share: np.ndarray  # (R,)
-    adjacency: np.ndarray  # (n_eu, n_mx) bool: a documented cooperation links the pair
+    adjacency: Adjacency  # sparse (n_eu, n_mx): a documented cooperation links the pair
     weights: "PairWeights"  # [eu_rows, mx_rows] training weight of each documented pair (0 elsewhere)
     cooperations: list[Cooperation]
     type_counts: np.ndarray  # (n_types, n_types) documented pairs by (EU type, MX type)
@@ -230,7 +223,6 @@ class FeatureContext:
         mx_ids = [o.id for o in by_side[Side.MX]]
         eu_pos = {oid: i for i, oid in enumerate(eu_ids)}
         mx_pos = {oid: i for i, oid in enumerate(mx_ids)}
-        adjacency = np.zeros((len(eu_ids), len(mx_ids)), dtype=bool)
         edge_weight: dict[tuple[int, int], float] = {}
         for coop in cooperations:
             if coop.eu not in eu_pos:
@@ -238,12 +230,13 @@ class FeatureContext:
             if coop.mx not in mx_pos:
                 raise InvalidProfile(f"{coop.id}: {coop.mx!r} is not a known Mexican organisation", "mx")
             i, j = eu_pos[coop.eu], mx_pos[coop.mx]
-            adjacency[i, j] = True
             edge_weight[i, j] = max(edge_weight.get((i, j), 0.0), COOPERATION_WEIGHTS[coop.type])
         eu, mx = arrays(Side.EU), arrays(Side.MX)
         n_types = len(TYPE_CODES)
         type_counts = np.zeros((n_types, n_types))
-        ei, mj = np.nonzero(adjacency)
+        adjacency = Adjacency(np.array([i for i, _ in edge_weight], dtype=np.intp),
+                              np.array([j for _, j in edge_weight], dtype=np.intp), (len(eu_ids), len(mx_ids)))
+        ei, mj = adjacency.edges
         np.add.at(type_counts, (eu.type_code[ei], mx.type_code[mj]), 1)
         share = lambda codes: np.bincount(codes, minlength=n_types) / max(len(codes), 1)  # noqa: E731
         root_ids = [sid for sid in sector_ids if taxonomy[sid].parent is None]
@@ -278,11 +271,7 @@ class FeatureContext:
     def __post_init__(self) -> None:
         self._rows = {oid: (Side.EU, i) for i, oid in enumerate(self.eu_ids)}
         self._rows.update({oid: (Side.MX, i) for i, oid in enumerate(self.mx_ids)})
-        # Degrees are read by every feature block; summing a large adjacency each time is slow.
-        self._deg_eu = self.adjacency.sum(1)
-        self._deg_mx = self.adjacency.sum(0)
-        self._n_edges = int(self._deg_eu.sum())
-        self._edges = np.nonzero(self.adjacency)
+        self._n_edges = self.adjacency.nnz
         # Sector affinity reads the same top-level columns and lift table for every block.
         self._root_cols = [self.sector_ids.index(r) for r in self.root_ids]
         expected = self._n_edges * np.outer(self.eu_root_share, self.mx_root_share)
@@ -365,7 +354,7 @@ class FeatureContext:
               twin_eu: int | None = None, twin_mx: int | None = None) -> np.ndarray:
         a, b = E.n, M.n
         if eu_rows is not None and mx_rows is not None:
-            edge = self.adjacency[np.ix_(eu_rows, mx_rows)].astype(float)
+            edge = self.adjacency.block(eu_rows, mx_rows).astype(float)
         else:
             edge = np.zeros((a, b))
         out = np.empty((a, b, len(FEATURE_NAMES)))
@@ -423,54 +412,28 @@ class FeatureContext:
                 total[i, j] = np.log((counts + 1.0) / (exp + 1.0)).sum()
         return np.divide(total, combos, out=np.zeros_like(total), where=combos > 0)
 
-    def _partner_sim_mx(self, E: OrgArrays, M: OrgArrays, eu_rows, mx_rows, twin: int | None = None) -> np.ndarray:
+    def _partner_sim_mx(self, E: OrgArrays, M: OrgArrays, eu_rows: np.ndarray | None, mx_rows: np.ndarray | None,
+                        twin: int | None = None) -> np.ndarray:
         """[i, j] = max similarity of MX org j to the other MX partners of EU org i."""
-        out = np.zeros((E.n, M.n))
         if eu_rows is None or not self._n_edges:
-            return out
-        eu_rows = np.asarray(eu_rows, dtype=int)
-        if self._partner_sim_full(M.n, len(self.mx_ids)):
-            adjacency, cols = self.adjacency[eu_rows], None  # (a, n_mx)
-        else:
-            adjacency, cols = self._sub_adjacency(eu_rows, 0)  # (a, partners)
-        sim = _partner_block(M, self.mx, cols, mx_rows, twin)
-        for i in range(len(eu_rows)):
-            out[i] = _masked_max(sim, adjacency[i])
-        return out
+            return np.zeros((E.n, M.n))
+        partners = [self.adjacency.partners(Side.EU, r) for r in np.asarray(eu_rows, dtype=int)]
+        return _partner_max(M, self.mx, partners, mx_rows, twin, self._partner_sim_full(M.n, len(self.mx_ids)))
 
-    def _partner_sim_eu(self, E: OrgArrays, M: OrgArrays, eu_rows, mx_rows, twin: int | None = None) -> np.ndarray:
+    def _partner_sim_eu(self, E: OrgArrays, M: OrgArrays, eu_rows: np.ndarray | None, mx_rows: np.ndarray | None,
+                        twin: int | None = None) -> np.ndarray:
         """[i, j] = max similarity of EU org i to the other EU partners of MX org j."""
-        out = np.zeros((E.n, M.n))
         if mx_rows is None or not self._n_edges:
-            return out
-        mx_rows = np.asarray(mx_rows, dtype=int)
-        if self._partner_sim_full(E.n, len(self.eu_ids)):
-            adjacency, cols = self.adjacency[:, mx_rows].T, None  # (b, n_eu)
-        else:
-            adjacency, cols = self._sub_adjacency(mx_rows, 1)  # (b, partners)
-        sim = _partner_block(E, self.eu, cols, eu_rows, twin)
-        for j in range(len(mx_rows)):
-            out[:, j] = _masked_max(sim, adjacency[j])
-        return out
+            return np.zeros((E.n, M.n))
+        partners = [self.adjacency.partners(Side.MX, r) for r in np.asarray(mx_rows, dtype=int)]
+        return _partner_max(E, self.eu, partners, eu_rows, twin, self._partner_sim_full(E.n, len(self.eu_ids))).T
 
     def _partner_sim_full(self, queries: int, side: int) -> bool:
         """Whether partner features compare with every organisation of the side (small registries)
-        or with known partners only, read from the edge list. Slicing columns out of a large
-        adjacency matrix costs more than the whole feature computation, so a large registry
-        always takes the edge list."""
-        return queries * side <= PARTNER_SIM_FULL_LIMIT and self.adjacency.size <= PARTNER_SIM_FULL_LIMIT
-
-    def _sub_adjacency(self, rows: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-        """Partners of ``rows`` (EU rows when ``axis`` is 0, MX rows when 1) from the edge list:
-        (len(rows), p) booleans over the p organisations that are a partner of any of them,
-        and those organisations' rows. Used when the adjacency matrix is too large to slice."""
-        mine, theirs = (self._edges[0], self._edges[1]) if axis == 0 else (self._edges[1], self._edges[0])
-        keep = np.isin(mine, rows)
-        cols = np.unique(theirs[keep])
-        out = np.zeros((len(rows), len(cols)), dtype=bool)
-        for a, b in zip(mine[keep], np.searchsorted(cols, theirs[keep])):
-            out[rows == a, b] = True
-        return out, cols
+        or with known partners only (large ones, where per-query work must not grow with the
+        registry). Both give the same maxima."""
+        n_eu, n_mx = self.adjacency.shape
+        return queries * side <= PARTNER_SIM_FULL_LIMIT and n_eu * n_mx <= PARTNER_SIM_FULL_LIMIT
 
     # ------------------------------------------------------------------ training data
     def training_rows(self, negatives_per_positive: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -482,14 +445,13 @@ class FeatureContext:
         their cooperation type's :data:`COOPERATION_WEIGHTS`, negatives weigh 1.
         """
         rng = np.random.default_rng(seed)
-        pos_e, pos_m = np.nonzero(self.adjacency)
-        n_eu, n_mx = self.adjacency.shape
+        pos_e, pos_m = self.adjacency.edges
         neg_e: list[int] = []
         neg_m: list[int] = []
         half = negatives_per_positive // 2
         for e, m in zip(pos_e, pos_m):
-            free_m = np.flatnonzero(~self.adjacency[e])
-            free_e = np.flatnonzero(~self.adjacency[:, m])
+            free_m = np.flatnonzero(~self.adjacency.known(Side.EU, e))
+            free_e = np.flatnonzero(~self.adjacency.known(Side.MX, m))
             if len(free_m):
                 picks = rng.choice(free_m, size=min(negatives_per_positive - half, len(free_m)), replace=False)
                 neg_e.extend([e] * len(picks))
@@ -539,6 +501,30 @@ def partner_similarity(a: OrgArrays, b: OrgArrays) -> np.ndarray:
     the cross-validated protocols; explanations still name a resembling partner only when it
     shares a sector (:mod:`matcher.explain`)."""
     return (a.vectors @ b.vectors.T).astype(float)
+
+
+def _partner_max(query: OrgArrays, side: OrgArrays, partners: Sequence[np.ndarray], own_rows: np.ndarray | None,
+                 twin: int | None, full: bool) -> np.ndarray:
+    """(len(partners), query.n): row i holds each query organisation's highest similarity to the
+    organisations ``partners[i]`` of ``side`` (its own row and the twin left out), 0 when none.
+
+    ``full`` compares with every organisation of the side, otherwise only with the partners.
+    """
+    out = np.zeros((len(partners), query.n))
+    active = [i for i, p in enumerate(partners) if len(p)]
+    if not active:
+        return out
+    if full:
+        sim = _partner_block(query, side, None, own_rows, twin)
+        members = {i: partners[i] for i in active}
+    else:
+        cols = np.unique(np.concatenate([partners[i] for i in active]))
+        sim = _partner_block(query, side, cols, own_rows, twin)
+        members = {i: np.searchsorted(cols, partners[i]) for i in active}
+    for i in active:
+        best = sim[:, members[i]].max(axis=1)
+        out[i] = np.where(np.isfinite(best), best, 0.0)
+    return out
 
 
 def _partner_block(query: OrgArrays, side: OrgArrays, cols: np.ndarray | None, own_rows, twin: int | None

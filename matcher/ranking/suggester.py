@@ -242,10 +242,9 @@ class Suggester:
         if org_id not in ctx:
             raise UnknownOrganisation(ref)
         side, row = ctx.position(org_id)
-        known = ctx.adjacency[row] if side is Side.EU else ctx.adjacency[:, row]
+        known = ctx.adjacency.known(side, row)
         held = [p for p in state.held.get(org_id, ()) if p in ctx]
         if held:
-            known = known.copy()
             known[[ctx.position(p)[1] for p in held]] = True
         query = ctx.org(side, row)
         vector = ctx.side_arrays(side).vectors[row]
