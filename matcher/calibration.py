@@ -108,7 +108,8 @@ def out_of_fold_scores(ctx: "FeatureContext", fit, folds: int = DEFAULT_FOLDS, s
     ranker). Every (held-out organisation, counterpart) pair is scored; a pair whose two
     parties are both held out in the same group is counted once.
     """
-    from matcher.features import FeatureContext
+    from matcher.features import FeatureContext, fit_text_model
+    from matcher.text import profile_text
 
     active = sorted({c.eu for c in ctx.cooperations} | {c.mx for c in ctx.cooperations})
     if len(active) < 2:
@@ -118,11 +119,12 @@ def out_of_fold_scores(ctx: "FeatureContext", fit, folds: int = DEFAULT_FOLDS, s
     group_of = {active[i]: g % folds for g, i in enumerate(order)}
     orgs = ctx.eu_orgs + ctx.mx_orgs
     vectors = np.concatenate([ctx.eu.vectors, ctx.mx.vectors])
+    text = fit_text_model([profile_text(o, ctx.taxonomy) for o in orgs])  # no pair information: fitted once
     probs, labels, groups, eu_out, mx_out = [], [], [], [], []
     for g in range(folds):
         held = {oid for oid, k in group_of.items() if k == g}
         train = [c for c in ctx.cooperations if c.eu not in held and c.mx not in held]
-        sub = FeatureContext.build(orgs, train, vectors, ctx.taxonomy)
+        sub = FeatureContext.build(orgs, train, vectors, ctx.taxonomy, text=text)
         if not sub.adjacency.any():
             continue
         eu_rows = np.array([i for i, oid in enumerate(ctx.eu_ids) if oid in held], dtype=int)

@@ -57,6 +57,9 @@ PAIRS_BLOCK_LIMIT = 4_000_000
 #: Above this many (query x side) similarities, partner features compare with known partners only.
 PARTNER_SIM_FULL_LIMIT = 1_000_000
 
+#: A fitted text model and the TF-IDF rows of the texts it was fitted on.
+TextModel = tuple[TfidfVectorizer, sparse.csr_matrix]
+
 LABEL_LEVELS = {"gold": 1.0, "silver": 2 / 3, "bronze": 1 / 3}
 TYPE_CODES = {t: i for i, t in enumerate(OrgType)}
 
@@ -99,23 +102,40 @@ class OrgArrays:
         text: sparse.csr_matrix,
     ) -> "OrgArrays":
         n, t, k = len(orgs), len(sector_index), len(network_index)
-        sectors, expanded, roots = np.zeros((n, t)), np.zeros((n, t)), np.zeros((n, t))
-        interest, interest_roots = np.zeros((n, t)), np.zeros((n, t))
-        networks = np.zeros((n, k))
+        expanded_cols: dict[str, list[int]] = {}
+        root_col: dict[str, int] = {}
+        cells: dict[str, tuple[list[int], list[int]]] = {
+            name: ([], []) for name in ("sectors", "expanded", "roots", "interest", "interest_roots", "networks")}
+
+        def put(name: str, row: int, cols: list[int]) -> None:
+            rows_, cols_ = cells[name]
+            rows_.extend([row] * len(cols))
+            cols_.extend(cols)
+
         for i, org in enumerate(orgs):
             for field, values in (("sectors", org.sectors), ("facts.mexico_interest", org.facts.mexico_interest)):
                 for sid in values:
-                    if sid not in taxonomy:
-                        raise InvalidProfile(f"{org.id}: unknown sector {sid!r}", field)
-            sectors[i, [sector_index[s] for s in org.sectors]] = 1
-            expanded[i, [sector_index[s] for s in taxonomy.expand(org.sectors)]] = 1
-            roots[i, [sector_index[taxonomy.root(s)] for s in org.sectors]] = 1
-            if org.facts.mexico_interest:
-                interest[i, [sector_index[s] for s in org.facts.mexico_interest]] = 1
-                interest_roots[i, [sector_index[taxonomy.root(s)] for s in org.facts.mexico_interest]] = 1
-            for name in _networks(org):
-                if name in network_index:
-                    networks[i, network_index[name]] = 1
+                    if sid not in root_col:
+                        if sid not in taxonomy:
+                            raise InvalidProfile(f"{org.id}: unknown sector {sid!r}", field)
+                        root_col[sid] = sector_index[taxonomy.root(sid)]
+                        expanded_cols[sid] = [sector_index[a] for a in taxonomy.expand([sid])]
+            put("sectors", i, [sector_index[s] for s in org.sectors])
+            put("expanded", i, sorted({c for s in org.sectors for c in expanded_cols[s]}))
+            put("roots", i, [root_col[s] for s in org.sectors])
+            put("interest", i, [sector_index[s] for s in org.facts.mexico_interest])
+            put("interest_roots", i, [root_col[s] for s in org.facts.mexico_interest])
+            put("networks", i, [network_index[name] for name in _networks(org) if name in network_index])
+
+        def dense(name: str, width: int) -> np.ndarray:
+            out = np.zeros((n, width))
+            rows_, cols_ = cells[name]
+            out[np.array(rows_, dtype=np.intp), np.array(cols_, dtype=np.intp)] = 1
+            return out
+
+        sectors, expanded, roots = dense("sectors", t), dense("expanded", t), dense("roots", t)
+        interest, interest_roots = dense("interest", t), dense("interest_roots", t)
+        networks = dense("networks", k)
         facts = [o.facts for o in orgs]
         members = np.array([f.members if f.members is not None else -1 for f in facts], dtype=float)
         return cls(
@@ -183,10 +203,13 @@ class FeatureContext:
         cooperations: Sequence[Cooperation],
         vectors: np.ndarray | Mapping[str, np.ndarray],
         taxonomy: Taxonomy,
+        text: TextModel | None = None,
     ) -> "FeatureContext":
         """Precompute the per-organisation arrays and the cooperation graph.
 
         ``vectors`` is either an array aligned with ``organisations`` or a mapping id -> vector.
+        ``text`` is the text model already fitted on these organisations' profile texts, with
+        their TF-IDF rows in the same order (:func:`fit_text_model`); fitted here when not given.
         Raises :class:`InvalidProfile` when a cooperation names an unknown organisation or
         a party on the wrong side, or when an organisation has no vector.
         """
@@ -210,9 +233,9 @@ class FeatureContext:
         network_names = sorted({name for o in orgs for name in _networks(o)})
         network_index = {name: i for i, name in enumerate(network_names)}
         dim = matrix.shape[1] if matrix.ndim == 2 else 1
-        vectorizer = text_vectorizer()
-        texts = [profile_text(o, taxonomy) for o in orgs]
-        tfidf = vectorizer.fit_transform(texts) if orgs else sparse.csr_matrix((0, 0))
+        vectorizer, tfidf = text if text is not None else fit_text_model([profile_text(o, taxonomy) for o in orgs])
+        if tfidf.shape[0] != len(orgs):
+            raise InvalidProfile(f"{tfidf.shape[0]} text rows for {len(orgs)} organisations", "text")
 
         def arrays(side: Side) -> OrgArrays:
             vecs = matrix[rows[side]] if rows[side] else np.zeros((0, dim), np.float32)
@@ -357,43 +380,43 @@ class FeatureContext:
             edge = self.adjacency.block(eu_rows, mx_rows).astype(float)
         else:
             edge = np.zeros((a, b))
-        out = np.empty((a, b, len(FEATURE_NAMES)))
+        out = np.empty((len(FEATURE_NAMES), a, b))  # one contiguous plane per feature
         col = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
-        out[..., col["embedding_sim"]] = E.vectors @ M.vectors.T
-        out[..., col["text_sim"]] = (E.text @ M.text.T).toarray()
-        out[..., col["sector_jaccard"]] = _jaccard(E.sectors, M.sectors)
-        out[..., col["parent_overlap"]] = _jaccard(E.expanded, M.expanded)
-        out[..., col["root_overlap"]] = _jaccard(E.roots, M.roots)
-        out[..., col["sector_affinity"]] = self._sector_affinity(E, M, edge)
-        out[..., col["same_type"]] = E.type_code[:, None] == M.type_code[None, :]
+        out[col["embedding_sim"]] = E.vectors @ M.vectors.T
+        out[col["text_sim"]] = (E.text @ M.text.T).toarray()
+        out[col["sector_jaccard"]] = _jaccard(E.sectors, M.sectors)
+        out[col["parent_overlap"]] = _jaccard(E.expanded, M.expanded)
+        out[col["root_overlap"]] = _jaccard(E.roots, M.roots)
+        out[col["sector_affinity"]] = self._sector_affinity(E, M, edge)
+        out[col["same_type"]] = E.type_code[:, None] == M.type_code[None, :]
 
         n_pairs = self._n_edges - edge
         observed = self.type_counts[E.type_code[:, None], M.type_code[None, :]] - edge
         expected = n_pairs * self.eu_type_share[E.type_code][:, None] * self.mx_type_share[M.type_code][None, :]
-        out[..., col["type_affinity"]] = np.log((observed + 1.0) / (expected + 1.0))
+        out[col["type_affinity"]] = np.log((observed + 1.0) / (expected + 1.0))
 
         has_interest = (E.interest.sum(1) > 0).astype(float)
-        out[..., col["eu_mexico_interest"]] = has_interest[:, None]
+        out[col["eu_mexico_interest"]] = has_interest[:, None]
         exact = (E.interest @ M.expanded.T) > 0
         related = (E.interest_roots @ M.roots.T) > 0
-        out[..., col["interest_match"]] = np.where(exact, 1.0, np.where(related, 0.5, 0.0))
+        out[col["interest_match"]] = np.where(exact, 1.0, np.where(related, 0.5, 0.0))
 
-        out[..., col["label"]] = (E.label[:, None] + M.label[None, :]) / 2
-        out[..., col["eccp_member"]] = (E.eccp[:, None] + M.eccp[None, :]) / 2
+        out[col["label"]] = (E.label[:, None] + M.label[None, :]) / 2
+        out[col["eccp_member"]] = (E.eccp[:, None] + M.eccp[None, :]) / 2
         member_e = (E.networks.sum(1) > 0).astype(float)
         member_m = (M.networks.sum(1) > 0).astype(float)
-        out[..., col["network_member"]] = (member_e[:, None] + member_m[None, :]) / 2
-        out[..., col["shared_network"]] = (E.networks @ M.networks.T) > 0
+        out[col["network_member"]] = (member_e[:, None] + member_m[None, :]) / 2
+        out[col["shared_network"]] = (E.networks @ M.networks.T) > 0
 
-        out[..., col["partner_sim_mx"]] = self._partner_sim_mx(E, M, eu_rows, mx_rows, twin_mx)
-        out[..., col["partner_sim_eu"]] = self._partner_sim_eu(E, M, eu_rows, mx_rows, twin_eu)
+        out[col["partner_sim_mx"]] = self._partner_sim_mx(E, M, eu_rows, mx_rows, twin_mx)
+        out[col["partner_sim_eu"]] = self._partner_sim_eu(E, M, eu_rows, mx_rows, twin_eu)
 
-        out[..., col["eu_size"]] = E.size[:, None]
-        out[..., col["mx_size"]] = M.size[None, :]
-        out[..., col["eu_size_known"]] = E.size_known[:, None]
-        out[..., col["mx_size_known"]] = M.size_known[None, :]
-        return out
+        out[col["eu_size"]] = E.size[:, None]
+        out[col["mx_size"]] = M.size[None, :]
+        out[col["eu_size_known"]] = E.size_known[:, None]
+        out[col["mx_size_known"]] = M.size_known[None, :]
+        return np.ascontiguousarray(np.moveaxis(out, 0, -1))
 
     def _sector_affinity(self, E: OrgArrays, M: OrgArrays, edge: np.ndarray) -> np.ndarray:
         """[i, j] = mean smoothed log-lift of the (EU top-level sector, MX top-level sector)
@@ -558,6 +581,13 @@ def _partner_block(query: OrgArrays, side: OrgArrays, cols: np.ndarray | None, o
 
 def _take(arrays: OrgArrays, rows: np.ndarray) -> OrgArrays:
     return OrgArrays(**{name: getattr(arrays, name)[rows] for name in arrays.__dataclass_fields__})
+
+
+def fit_text_model(texts: Sequence[str]) -> TextModel:
+    """The text model fitted on ``texts``, and their L2-normalised TF-IDF rows."""
+    vectorizer = text_vectorizer()
+    tfidf = vectorizer.fit_transform(list(texts)) if len(texts) else sparse.csr_matrix((0, 0))
+    return vectorizer, sparse.csr_matrix(tfidf)
 
 
 def text_vectorizer() -> TfidfVectorizer:

@@ -8,17 +8,25 @@ side's sample are computed once per data version and kept sorted.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from matcher.features import FEATURE_NAMES, FeatureContext
+from matcher.filecache import read_arrays, write_arrays
 from matcher.profiles import Side
 from matcher.ranker import PairRanker, percentile_of
 from matcher.ranking.state import State
 from matcher.settings import Settings
 
 Block = Callable[[np.ndarray | None, np.ndarray | None], np.ndarray]
+
+REFERENCE_FORMAT = 1
+#: The reference probabilities' cache file in the service's home folder.
+REFERENCE_FILE = "reference.npz"
 
 _controller = None
 
@@ -48,15 +56,24 @@ class RowStore(dict):
         return super().__getitem__(int(row))
 
 
-def reference(ctx: FeatureContext, model: PairRanker, settings: Settings, progress: bool = False
-              ) -> tuple[dict[Side, np.ndarray], dict[Side, np.ndarray]]:
+def reference(ctx: FeatureContext, model: PairRanker, settings: Settings, progress: bool = False,
+              cache: Path | None = None, version: str = "") -> tuple[dict[Side, np.ndarray], dict[Side, np.ndarray]]:
     """The seeded reference rows per side, and every organisation's sorted probabilities
-    against the other side's reference rows (computed once per data version)."""
+    against the other side's reference rows (computed once per data version).
+
+    With ``cache``, the probabilities are read from that file when it was written for the same
+    data ``version``, ranker, sample and vectors, and written there otherwise.
+    """
     rng = np.random.default_rng(settings.seed)
     sample = {}
     for side in (Side.EU, Side.MX):
         n = len(ctx.ids(side))
         sample[side] = np.sort(rng.choice(n, size=min(settings.reference_sample, n), replace=False))
+    key = reference_key(ctx, model, sample, version) if cache is not None else ""
+    if cache is not None:
+        saved = read_arrays(cache, key)
+        if saved is not None:
+            return sample, {Side.EU: saved["eu"], Side.MX: saved["mx"]}
     reference = {}
     step = 2048
     for side in (Side.EU, Side.MX):
@@ -75,7 +92,21 @@ def reference(ctx: FeatureContext, model: PairRanker, settings: Settings, progre
                 out[rows] = model.score_features(ctx.grid(sample[Side.EU], rows)).T
         out.sort(axis=1)
         reference[side] = out
+    if cache is not None:
+        write_arrays(cache, key, {"eu": reference[Side.EU], "mx": reference[Side.MX]})
     return sample, reference
+
+
+def reference_key(ctx: FeatureContext, model: PairRanker, sample: dict[Side, np.ndarray], version: str) -> str:
+    """What the reference probabilities depend on: the data version, the ranker, the sample, the
+    feature names and the organisations' vectors (a checksum of each side's sum)."""
+    digest = hashlib.sha256(f"{REFERENCE_FORMAT}|{version}|{FEATURE_NAMES}|".encode())
+    digest.update(json.dumps(model.to_dict(), sort_keys=True).encode())
+    for side in (Side.EU, Side.MX):
+        digest.update(np.asarray(sample[side], dtype=np.int64).tobytes())
+        digest.update(np.asarray(ctx.side_arrays(side).vectors.sum(0, dtype=np.float64)).tobytes())
+        digest.update(str(len(ctx.ids(side))).encode())
+    return digest.hexdigest()
 
 
 def large_scores(state: State, model: PairRanker, side: Side, rows: np.ndarray, block: Block,

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from matcher.bulk import collection_paused
 from matcher.embeddings import Encoder, get_encoder
 from index.atomic import write_text_atomic
 from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation
@@ -27,7 +28,8 @@ from matcher.ranking.selection import check_k, select
 from matcher.ranking.state import Choice, Request, State, split_cooperations
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy, load_taxonomy
-from matcher.text import normalise
+from matcher.text import normalise, profile_text
+from matcher.textmodel import TEXT_MODEL_FILE, TextModelCache
 
 log = logging.getLogger("c2c.suggest")
 
@@ -63,6 +65,7 @@ class Suggester:
         self._lock = threading.RLock()
         self._indexes = IndexKeeper(registry, self.settings, self.taxonomy, progress)
         self._ranker = RankerKeeper(registry, self.settings)
+        self._texts = TextModelCache(self.settings.home / TEXT_MODEL_FILE)
         self._state: State | None = None
         self._refresher: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
@@ -182,13 +185,15 @@ class Suggester:
 
     def _build(self, version: str) -> State:
         """Read the registry, bring the index in step, load or train the ranker, and score."""
-        orgs = self.registry.all_organisations()
-        coops, held = split_cooperations(self.registry.all_cooperations())
-        with self._indexes.lock:
-            self._indexes.follow(orgs, version, self.encoder, self._on_write)
-        vectors = self._index.vectors([o.id for o in orgs]) if orgs else np.zeros((0, self.encoder.dim), np.float32)
-        with threadpool_limits(limits=1, user_api="blas"):
-            ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy)
+        with collection_paused():
+            orgs = self.registry.all_organisations()
+            coops, held = split_cooperations(self.registry.all_cooperations())
+            with self._indexes.lock:
+                self._indexes.follow(orgs, version, self.encoder, self._on_write)
+            vectors = self._index.vectors([o.id for o in orgs]) if orgs else np.zeros((0, self.encoder.dim), np.float32)
+            texts = self._texts.get([profile_text(o, self.taxonomy) for o in orgs])
+        with threadpool_limits(limits=1, user_api="blas"), collection_paused():
+            ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy, text=texts)
             if self._ranker.model is None:
                 self._ranker.load_or_train(ctx, version, self.encoder.name)
             state = build_state(version, ctx, self._ranker.model, orgs, held, self._ranker.generation,
