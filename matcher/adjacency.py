@@ -57,6 +57,12 @@ class Adjacency:
         m = self.csr if side is Side.EU else self.csc
         return m.indices[m.indptr[row]:m.indptr[row + 1]].astype(np.intp)
 
+    def partner_lists(self, side: Side, rows: np.ndarray) -> list[np.ndarray]:
+        """:meth:`partners` of each of ``rows`` (organisations without any share one empty array)."""
+        empty = np.zeros(0, dtype=np.intp)
+        degree = self.degree(side)[rows].tolist()
+        return [self.partners(side, r) if d else empty for r, d in zip(np.asarray(rows).tolist(), degree)]
+
     def known(self, side: Side, row: int) -> np.ndarray:
         """(n_counterpart,) booleans: which counterpart rows are documented with ``row`` of ``side``."""
         out = np.zeros(self.shape[1] if side is Side.EU else self.shape[0], dtype=bool)

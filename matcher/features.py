@@ -18,7 +18,7 @@ All features are computed for whole blocks of pairs at once with numpy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -310,6 +310,11 @@ class FeatureContext:
         except KeyError:
             raise InvalidProfile(f"{org_id!r} is not in the feature context", "id") from None
 
+    def rows_of(self, ids: Iterable[str]) -> np.ndarray:
+        """Rows (on their own sides) of the registered organisations among ``ids``; others are skipped."""
+        found = map(self._rows.get, ids)
+        return np.array([hit[1] for hit in found if hit is not None], dtype=int)
+
     def org(self, side: Side, row: int) -> Organisation:
         return self.eu_orgs[row] if side is Side.EU else self.mx_orgs[row]
 
@@ -440,7 +445,7 @@ class FeatureContext:
         """[i, j] = max similarity of MX org j to the other MX partners of EU org i."""
         if eu_rows is None or not self._n_edges:
             return np.zeros((E.n, M.n))
-        partners = [self.adjacency.partners(Side.EU, r) for r in np.asarray(eu_rows, dtype=int)]
+        partners = self.adjacency.partner_lists(Side.EU, np.asarray(eu_rows, dtype=int))
         return _partner_max(M, self.mx, partners, mx_rows, twin, self._partner_sim_full(M.n, len(self.mx_ids)))
 
     def _partner_sim_eu(self, E: OrgArrays, M: OrgArrays, eu_rows: np.ndarray | None, mx_rows: np.ndarray | None,
@@ -448,7 +453,7 @@ class FeatureContext:
         """[i, j] = max similarity of EU org i to the other EU partners of MX org j."""
         if mx_rows is None or not self._n_edges:
             return np.zeros((E.n, M.n))
-        partners = [self.adjacency.partners(Side.MX, r) for r in np.asarray(mx_rows, dtype=int)]
+        partners = self.adjacency.partner_lists(Side.MX, np.asarray(mx_rows, dtype=int))
         return _partner_max(E, self.eu, partners, eu_rows, twin, self._partner_sim_full(E.n, len(self.eu_ids))).T
 
     def _partner_sim_full(self, queries: int, side: int) -> bool:

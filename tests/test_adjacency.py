@@ -173,3 +173,12 @@ def test_held_pairs_are_the_rows_and_columns_of_a_dense_mask():
     e, m = held_pairs(np.array([], dtype=int), np.array([2]), 7, 5)
     np.testing.assert_array_equal(np.stack([e, m]), np.stack([np.arange(7), np.full(7, 2)]))
     assert held_pairs(eu_rows, mx_rows, 7, 0)[0].shape == (0,)
+
+
+def test_partner_lists_of_many_rows():
+    matrix = np.zeros((4, 3), dtype=bool)
+    matrix[[0, 0, 2], [1, 2, 1]] = True
+    adj = Adjacency.from_dense(matrix)
+    lists = adj.partner_lists(Side.EU, np.array([2, 1, 0, 2]))
+    assert [p.tolist() for p in lists] == [[1], [], [1, 2], [1]]
+    assert [p.tolist() for p in adj.partner_lists(Side.MX, np.array([1, 0]))] == [[0, 2], []]

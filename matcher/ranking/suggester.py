@@ -19,7 +19,7 @@ from matcher.features import FeatureContext
 from matcher.profiles import Organisation, Side
 from matcher.ranker import RANKER_FILE
 from matcher.ranking.candidates import candidates
-from matcher.ranking.estimates import large_scores
+from matcher.ranking.estimates import large_scores, single_threaded
 from matcher.ranking.indexes import IndexKeeper
 from matcher.ranking.models import RankerKeeper
 from matcher.ranking.results import SuggestionList
@@ -237,7 +237,10 @@ class Suggester:
     def suggest(self, ref: str, k: int = 10, sector: Choice = None, country: Choice = None, type: Choice = None,
                 exclude_existing: bool = False, diversify: bool = False) -> SuggestionList:
         """Suggestions for a registered organisation named by id, name, acronym or alias."""
-        request = Request(k, sector, country, type, exclude_existing, diversify)
+        with single_threaded():
+            return self._suggest(ref, Request(k, sector, country, type, exclude_existing, diversify))
+
+    def _suggest(self, ref: str, request: Request) -> SuggestionList:
         state = self._current()
         ctx = state.ctx
         org_id = ref if ref in ctx else state.names.get(normalise(ref)) or self.registry.lookup(ref).id
@@ -272,7 +275,11 @@ class Suggester:
     def suggest_for_profile(self, org: Organisation, k: int = 10, sector: Choice = None, country: Choice = None,
                             type: Choice = None, diversify: bool = False) -> SuggestionList:
         """Suggestions for a profile that is not saved (it has no documented cooperations)."""
-        request = Request(k, sector, country, type, False, diversify)
+        with single_threaded():
+            return self._suggest_for_profile(org, Request(k, sector, country, type, False, diversify))
+
+    def _suggest_for_profile(self, org: Organisation, request: Request) -> SuggestionList:
+        k = request.k
         state = self._current()
         model = self._ranker.model
         if not state.dense:
