@@ -47,19 +47,23 @@ def single_threaded() -> Any:
     return _controller.limit(limits=1)
 
 
-class RowStore(dict):
-    """Feature rows of the scored candidates only, indexed like the full (n, F) array."""
+class RowStore:
+    """Feature rows of the scored candidates only, indexed like the full (n, F) array by one
+    row or an array of rows (a row that was not scored raises KeyError)."""
 
-    def __init__(self, width: int):
-        super().__init__()
-        self.width = width
-
-    def __setitem__(self, rows: Any, values: Any) -> None:
-        for row, value in zip(np.asarray(rows).tolist(), values):
-            super().__setitem__(int(row), value)
+    def __init__(self, rows: np.ndarray, values: np.ndarray):
+        order = np.argsort(rows, kind="stable")
+        self._rows = np.asarray(rows)[order]
+        self._values = np.asarray(values)[order]
 
     def __getitem__(self, row: Any) -> np.ndarray:
-        return super().__getitem__(int(row))
+        wanted = np.asarray(row)
+        if not wanted.size:
+            return self._values[wanted.astype(int)]
+        pos = np.minimum(np.searchsorted(self._rows, wanted), len(self._rows) - 1)
+        if np.any(self._rows[pos] != wanted):
+            raise KeyError(row)
+        return self._values[pos]
 
 
 def reference(ctx: FeatureContext, model: PairRanker, settings: Settings, progress: bool = False,
@@ -129,9 +133,8 @@ def large_scores(state: State, model: PairRanker, side: Side, rows: np.ndarray, 
     n = len(ctx.ids(counterpart))
     prob = np.full(n, -np.inf)
     recip = np.zeros(n)
-    features = np.zeros((n, len(FEATURE_NAMES))) if n <= candidate_pool else RowStore(len(FEATURE_NAMES))
     if not len(rows):
-        return prob, recip, features
+        return prob, recip, np.zeros((n if n <= candidate_pool else 0, len(FEATURE_NAMES)))
     with single_threaded():
         x = block(*((None, rows) if side is Side.EU else (rows, None)))
         p = model.score_features(x)
@@ -145,6 +148,9 @@ def large_scores(state: State, model: PairRanker, side: Side, rows: np.ndarray, 
     theirs = percentile_of((theirs_ref <= p[:, None]).sum(1), theirs_ref.shape[1])
     prob[rows] = p
     recip[rows] = np.sqrt(own * theirs)
+    if n > candidate_pool:
+        return prob, recip, RowStore(rows, x)
+    features = np.zeros((n, len(FEATURE_NAMES)))
     features[rows] = x
     return prob, recip, features
 
