@@ -102,8 +102,13 @@ class Columns:
                 column = self.fields[name][:n]
                 mask &= (column == codes[0]) if len(codes) == 1 else np.isin(column, codes)
         if filters.sector is not None:
-            codes = self.vocab["sectors"].lookup(filters.sector)
-            mask &= np.isin(self.sectors[:n], codes).any(axis=1)
+            # A lookup table over the codes (the last entry, for the -1 padding, stays False).
+            wanted = np.zeros(len(self.vocab["sectors"].values) + 1, dtype=bool)
+            wanted[self.vocab["sectors"].lookup(filters.sector)] = True
+            hit = np.zeros(n, dtype=bool)
+            for column in self.sectors[:n].T:  # column by column: a row-wise any() over a narrow matrix is slow
+                hit |= wanted[column]
+            mask &= hit
         return mask
 
     def select(self, rows: np.ndarray) -> "Columns":

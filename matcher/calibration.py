@@ -108,7 +108,8 @@ def out_of_fold_scores(ctx: "FeatureContext", fit, folds: int = DEFAULT_FOLDS, s
     ranker). Every (held-out organisation, counterpart) pair is scored; a pair whose two
     parties are both held out in the same group is counted once.
     """
-    from matcher.features import FeatureContext
+    from matcher.features import FeatureContext, fit_text_model
+    from matcher.text import profile_text
 
     active = sorted({c.eu for c in ctx.cooperations} | {c.mx for c in ctx.cooperations})
     if len(active) < 2:
@@ -118,20 +119,18 @@ def out_of_fold_scores(ctx: "FeatureContext", fit, folds: int = DEFAULT_FOLDS, s
     group_of = {active[i]: g % folds for g, i in enumerate(order)}
     orgs = ctx.eu_orgs + ctx.mx_orgs
     vectors = np.concatenate([ctx.eu.vectors, ctx.mx.vectors])
+    text = fit_text_model([profile_text(o, ctx.taxonomy) for o in orgs])  # no pair information: fitted once
     probs, labels, groups, eu_out, mx_out = [], [], [], [], []
     for g in range(folds):
         held = {oid for oid, k in group_of.items() if k == g}
         train = [c for c in ctx.cooperations if c.eu not in held and c.mx not in held]
-        sub = FeatureContext.build(orgs, train, vectors, ctx.taxonomy)
+        sub = FeatureContext.build(orgs, train, vectors, ctx.taxonomy, text=text)
         if not sub.adjacency.any():
             continue
         eu_rows = np.array([i for i, oid in enumerate(ctx.eu_ids) if oid in held], dtype=int)
         mx_rows = np.array([j for j, oid in enumerate(ctx.mx_ids) if oid in held], dtype=int)
         model = fit(sub)
-        mask = np.zeros(ctx.adjacency.shape, dtype=bool)
-        mask[eu_rows, :] = True
-        mask[:, mx_rows] = True
-        e, m = np.nonzero(mask)
+        e, m = held_pairs(eu_rows, mx_rows, *ctx.adjacency.shape)
         probs.append(model.score_features(sub.pairs(e, m)))
         labels.append(ctx.adjacency[e, m].astype(int))
         groups.append(np.full(len(e), g))
@@ -140,6 +139,18 @@ def out_of_fold_scores(ctx: "FeatureContext", fit, folds: int = DEFAULT_FOLDS, s
     if not probs:
         raise NotTrained("no fold had cooperations left to learn from")
     return OutOfFold(*(np.concatenate(parts) for parts in (probs, labels, groups, eu_out, mx_out)))
+
+
+def held_pairs(eu_rows: np.ndarray, mx_rows: np.ndarray, n_eu: int, n_mx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every (EU row, MX row) pair with a party among ``eu_rows`` or ``mx_rows``, each pair once,
+    in row-major order."""
+    if not n_eu or not n_mx:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    eu_rows, mx_rows = np.asarray(eu_rows, dtype=np.int64), np.asarray(mx_rows, dtype=np.int64)
+    by_eu = (eu_rows[:, None] * n_mx + np.arange(n_mx)[None, :]).ravel()
+    by_mx = (np.arange(n_eu)[:, None] * n_mx + mx_rows[None, :]).ravel()
+    keys = np.union1d(by_eu, by_mx)
+    return (keys // n_mx).astype(np.intp), (keys % n_mx).astype(np.intp)
 
 
 @dataclass

@@ -97,6 +97,17 @@ class Explainer:
         self._coop_eu = ctx.eu.vectors[eu_rows] if coops else np.zeros((0, ctx.eu.vectors.shape[1]), np.float32)
         self._coop_mx = ctx.mx.vectors[mx_rows] if coops else np.zeros((0, ctx.mx.vectors.shape[1]), np.float32)
         self._sector_pairs: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # Precedents: each cooperation's top-level sectors as a boolean row, and its pair.
+        tax = ctx.taxonomy
+        self._root_of = {sid: tax.root(sid) for sid in tax.sectors}
+        roots = sorted({r for c in coops for r in self._roots[c.id]})
+        self._root_col = {r: j for j, r in enumerate(roots)}
+        self._coop_roots = np.zeros((len(coops), len(roots)), dtype=bool)
+        self._coops_of_pair: dict[tuple[str, str], list[int]] = {}
+        self._last_party: dict[Side, tuple[tuple, np.ndarray, np.ndarray]] = {}
+        for i, c in enumerate(coops):
+            self._coop_roots[i, [self._root_col[r] for r in self._roots[c.id]]] = True
+            self._coops_of_pair.setdefault((c.eu, c.mx), []).append(i)
 
     # ------------------------------------------------------------------ parts
     def sectors(self, eu: Organisation, mx: Organisation) -> tuple[list[str], list[str]]:
@@ -133,22 +144,38 @@ class Explainer:
         industry would explain nothing); None when there is none."""
         if not self._coops:
             return None
-        tax = self.ctx.taxonomy
-        eu_roots = {tax.root(x) for x in eu.sectors}
-        mx_roots = {tax.root(x) for x in mx.sectors}
-        sim = (self._coop_eu @ eu_vec + self._coop_mx @ mx_vec) / 2
-        for i in np.argsort(-sim, kind="stable"):
-            coop = self._coops[int(i)]
-            if (coop.eu, coop.mx) == (eu.id, mx.id):
-                continue
-            coop_roots = self._roots.get(coop.id, set())
-            if not (coop_roots & eu_roots and coop_roots & mx_roots):
-                continue
-            eu_name, mx_name = self._names.get(coop.eu, coop.eu), self._names.get(coop.mx, coop.mx)
-            return Precedent(cooperation_id=coop.id, eu=coop.eu, eu_name=eu_name, mx=coop.mx, mx_name=mx_name,
-                             type=coop.type, year=coop.year, similarity=round(float(sim[i]), 4),
-                             text=precedent_text(coop, eu_name, mx_name))
-        return None
+        eu_sim, eu_roots = self._party(Side.EU, eu, eu_vec)
+        mx_sim, mx_roots = self._party(Side.MX, mx, mx_vec)
+        eligible = eu_roots & mx_roots
+        eligible[self._coops_of_pair.get((eu.id, mx.id), [])] = False
+        if not eligible.any():
+            return None
+        sim = (eu_sim + mx_sim) / 2
+        rows = np.flatnonzero(eligible)
+        i = int(rows[np.argmax(sim[rows])])  # the most similar; on a tie, the first documented
+        coop = self._coops[i]
+        eu_name, mx_name = self._names.get(coop.eu, coop.eu), self._names.get(coop.mx, coop.mx)
+        return Precedent(cooperation_id=coop.id, eu=coop.eu, eu_name=eu_name, mx=coop.mx, mx_name=mx_name,
+                         type=coop.type, year=coop.year, similarity=round(float(sim[i]), 4),
+                         text=precedent_text(coop, eu_name, mx_name))
+
+    def _party(self, side: Side, org: Organisation, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each cooperation's party on ``side``: its similarity to ``vec``, and whether the
+        cooperation shares a top-level sector with ``org``. The last answer per side is kept: a
+        list explains every candidate against the same query."""
+        key = (org.id, tuple(org.sectors), np.asarray(vec).tobytes())
+        last = self._last_party.get(side)
+        if last is not None and last[0] == key:
+            return last[1], last[2]
+        coop_vectors = self._coop_eu if side is Side.EU else self._coop_mx
+        sim, roots = coop_vectors @ vec, self._shares_roots(org.sectors)
+        self._last_party[side] = (key, sim, roots)
+        return sim, roots
+
+    def _shares_roots(self, sectors: list[str]) -> np.ndarray:
+        """Which documented cooperations have a party in a top-level sector of ``sectors``."""
+        cols = {self._root_col.get(self._root_of.get(s) or self.ctx.taxonomy.root(s)) for s in sectors} - {None}
+        return self._coop_roots[:, sorted(cols)].any(axis=1)
 
     def top_features(self, eu: Organisation, mx: Organisation, x: np.ndarray,
                      eu_vec: np.ndarray, mx_vec: np.ndarray, query_side: Side | None = None) -> list[FeatureReason]:

@@ -18,12 +18,13 @@ All features are computed for whole blocks of pairs at once with numpy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from matcher.adjacency import Adjacency
 from matcher.errors import InvalidProfile
 from matcher.feature_specs import FEATURE_SPECS
 from matcher.profiles import COOPERATION_WEIGHTS, Cooperation, Organisation, OrgType, Side
@@ -55,6 +56,9 @@ MONOTONE_INCREASING: frozenset[str] = frozenset(spec.name for spec in FEATURE_SP
 PAIRS_BLOCK_LIMIT = 4_000_000
 #: Above this many (query x side) similarities, partner features compare with known partners only.
 PARTNER_SIM_FULL_LIMIT = 1_000_000
+
+#: A fitted text model and the TF-IDF rows of the texts it was fitted on.
+TextModel = tuple[TfidfVectorizer, sparse.csr_matrix]
 
 LABEL_LEVELS = {"gold": 1.0, "silver": 2 / 3, "bronze": 1 / 3}
 TYPE_CODES = {t: i for i, t in enumerate(OrgType)}
@@ -98,23 +102,40 @@ class OrgArrays:
         text: sparse.csr_matrix,
     ) -> "OrgArrays":
         n, t, k = len(orgs), len(sector_index), len(network_index)
-        sectors, expanded, roots = np.zeros((n, t)), np.zeros((n, t)), np.zeros((n, t))
-        interest, interest_roots = np.zeros((n, t)), np.zeros((n, t))
-        networks = np.zeros((n, k))
+        expanded_cols: dict[str, list[int]] = {}
+        root_col: dict[str, int] = {}
+        cells: dict[str, tuple[list[int], list[int]]] = {
+            name: ([], []) for name in ("sectors", "expanded", "roots", "interest", "interest_roots", "networks")}
+
+        def put(name: str, row: int, cols: list[int]) -> None:
+            rows_, cols_ = cells[name]
+            rows_.extend([row] * len(cols))
+            cols_.extend(cols)
+
         for i, org in enumerate(orgs):
             for field, values in (("sectors", org.sectors), ("facts.mexico_interest", org.facts.mexico_interest)):
                 for sid in values:
-                    if sid not in taxonomy:
-                        raise InvalidProfile(f"{org.id}: unknown sector {sid!r}", field)
-            sectors[i, [sector_index[s] for s in org.sectors]] = 1
-            expanded[i, [sector_index[s] for s in taxonomy.expand(org.sectors)]] = 1
-            roots[i, [sector_index[taxonomy.root(s)] for s in org.sectors]] = 1
-            if org.facts.mexico_interest:
-                interest[i, [sector_index[s] for s in org.facts.mexico_interest]] = 1
-                interest_roots[i, [sector_index[taxonomy.root(s)] for s in org.facts.mexico_interest]] = 1
-            for name in _networks(org):
-                if name in network_index:
-                    networks[i, network_index[name]] = 1
+                    if sid not in root_col:
+                        if sid not in taxonomy:
+                            raise InvalidProfile(f"{org.id}: unknown sector {sid!r}", field)
+                        root_col[sid] = sector_index[taxonomy.root(sid)]
+                        expanded_cols[sid] = [sector_index[a] for a in taxonomy.expand([sid])]
+            put("sectors", i, [sector_index[s] for s in org.sectors])
+            put("expanded", i, sorted({c for s in org.sectors for c in expanded_cols[s]}))
+            put("roots", i, [root_col[s] for s in org.sectors])
+            put("interest", i, [sector_index[s] for s in org.facts.mexico_interest])
+            put("interest_roots", i, [root_col[s] for s in org.facts.mexico_interest])
+            put("networks", i, [network_index[name] for name in _networks(org) if name in network_index])
+
+        def dense(name: str, width: int) -> np.ndarray:
+            out = np.zeros((n, width))
+            rows_, cols_ = cells[name]
+            out[np.array(rows_, dtype=np.intp), np.array(cols_, dtype=np.intp)] = 1
+            return out
+
+        sectors, expanded, roots = dense("sectors", t), dense("expanded", t), dense("roots", t)
+        interest, interest_roots = dense("interest", t), dense("interest_roots", t)
+        networks = dense("networks", k)
         facts = [o.facts for o in orgs]
         members = np.array([f.members if f.members is not None else -1 for f in facts], dtype=float)
         return cls(
@@ -145,14 +166,6 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _masked_max(sim: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Row-wise max of ``sim`` over the columns flagged in ``members``; 0 when none."""
-    if not members.any():
-        return np.zeros(sim.shape[0])
-    out = sim[:, members].max(axis=1)
-    return np.where(np.isfinite(out), out, 0.0)
-
-
 @dataclass
 class FeatureContext:
     """Everything needed to compute pair features, precomputed once.
@@ -175,7 +188,7 @@ class FeatureContext:
     root_counts: np.ndarray  # (R, R) documented pairs by (EU top-level sector, MX top-level sector)
     eu_root_share: np.ndarray  # (R,) share of European organisations in each top-level sector
     mx_root_share: np.ndarray  # (R,)
-    adjacency: np.ndarray  # (n_eu, n_mx) bool: a documented cooperation links the pair
+    adjacency: Adjacency  # sparse (n_eu, n_mx): a documented cooperation links the pair
     weights: "PairWeights"  # [eu_rows, mx_rows] training weight of each documented pair (0 elsewhere)
     cooperations: list[Cooperation]
     type_counts: np.ndarray  # (n_types, n_types) documented pairs by (EU type, MX type)
@@ -190,10 +203,13 @@ class FeatureContext:
         cooperations: Sequence[Cooperation],
         vectors: np.ndarray | Mapping[str, np.ndarray],
         taxonomy: Taxonomy,
+        text: TextModel | None = None,
     ) -> "FeatureContext":
         """Precompute the per-organisation arrays and the cooperation graph.
 
         ``vectors`` is either an array aligned with ``organisations`` or a mapping id -> vector.
+        ``text`` is the text model already fitted on these organisations' profile texts, with
+        their TF-IDF rows in the same order (:func:`fit_text_model`); fitted here when not given.
         Raises :class:`InvalidProfile` when a cooperation names an unknown organisation or
         a party on the wrong side, or when an organisation has no vector.
         """
@@ -217,9 +233,9 @@ class FeatureContext:
         network_names = sorted({name for o in orgs for name in _networks(o)})
         network_index = {name: i for i, name in enumerate(network_names)}
         dim = matrix.shape[1] if matrix.ndim == 2 else 1
-        vectorizer = text_vectorizer()
-        texts = [profile_text(o, taxonomy) for o in orgs]
-        tfidf = vectorizer.fit_transform(texts) if orgs else sparse.csr_matrix((0, 0))
+        vectorizer, tfidf = text if text is not None else fit_text_model([profile_text(o, taxonomy) for o in orgs])
+        if tfidf.shape[0] != len(orgs):
+            raise InvalidProfile(f"{tfidf.shape[0]} text rows for {len(orgs)} organisations", "text")
 
         def arrays(side: Side) -> OrgArrays:
             vecs = matrix[rows[side]] if rows[side] else np.zeros((0, dim), np.float32)
@@ -230,7 +246,6 @@ class FeatureContext:
         mx_ids = [o.id for o in by_side[Side.MX]]
         eu_pos = {oid: i for i, oid in enumerate(eu_ids)}
         mx_pos = {oid: i for i, oid in enumerate(mx_ids)}
-        adjacency = np.zeros((len(eu_ids), len(mx_ids)), dtype=bool)
         edge_weight: dict[tuple[int, int], float] = {}
         for coop in cooperations:
             if coop.eu not in eu_pos:
@@ -238,12 +253,13 @@ class FeatureContext:
             if coop.mx not in mx_pos:
                 raise InvalidProfile(f"{coop.id}: {coop.mx!r} is not a known Mexican organisation", "mx")
             i, j = eu_pos[coop.eu], mx_pos[coop.mx]
-            adjacency[i, j] = True
             edge_weight[i, j] = max(edge_weight.get((i, j), 0.0), COOPERATION_WEIGHTS[coop.type])
         eu, mx = arrays(Side.EU), arrays(Side.MX)
         n_types = len(TYPE_CODES)
         type_counts = np.zeros((n_types, n_types))
-        ei, mj = np.nonzero(adjacency)
+        adjacency = Adjacency(np.array([i for i, _ in edge_weight], dtype=np.intp),
+                              np.array([j for _, j in edge_weight], dtype=np.intp), (len(eu_ids), len(mx_ids)))
+        ei, mj = adjacency.edges
         np.add.at(type_counts, (eu.type_code[ei], mx.type_code[mj]), 1)
         share = lambda codes: np.bincount(codes, minlength=n_types) / max(len(codes), 1)  # noqa: E731
         root_ids = [sid for sid in sector_ids if taxonomy[sid].parent is None]
@@ -278,11 +294,7 @@ class FeatureContext:
     def __post_init__(self) -> None:
         self._rows = {oid: (Side.EU, i) for i, oid in enumerate(self.eu_ids)}
         self._rows.update({oid: (Side.MX, i) for i, oid in enumerate(self.mx_ids)})
-        # Degrees are read by every feature block; summing a large adjacency each time is slow.
-        self._deg_eu = self.adjacency.sum(1)
-        self._deg_mx = self.adjacency.sum(0)
-        self._n_edges = int(self._deg_eu.sum())
-        self._edges = np.nonzero(self.adjacency)
+        self._n_edges = self.adjacency.nnz
         # Sector affinity reads the same top-level columns and lift table for every block.
         self._root_cols = [self.sector_ids.index(r) for r in self.root_ids]
         expected = self._n_edges * np.outer(self.eu_root_share, self.mx_root_share)
@@ -297,6 +309,11 @@ class FeatureContext:
             return self._rows[org_id]
         except KeyError:
             raise InvalidProfile(f"{org_id!r} is not in the feature context", "id") from None
+
+    def rows_of(self, ids: Iterable[str]) -> np.ndarray:
+        """Rows (on their own sides) of the registered organisations among ``ids``; others are skipped."""
+        found = map(self._rows.get, ids)
+        return np.array([hit[1] for hit in found if hit is not None], dtype=int)
 
     def org(self, side: Side, row: int) -> Organisation:
         return self.eu_orgs[row] if side is Side.EU else self.mx_orgs[row]
@@ -365,46 +382,46 @@ class FeatureContext:
               twin_eu: int | None = None, twin_mx: int | None = None) -> np.ndarray:
         a, b = E.n, M.n
         if eu_rows is not None and mx_rows is not None:
-            edge = self.adjacency[np.ix_(eu_rows, mx_rows)].astype(float)
+            edge = self.adjacency.block(eu_rows, mx_rows).astype(float)
         else:
             edge = np.zeros((a, b))
-        out = np.empty((a, b, len(FEATURE_NAMES)))
+        out = np.empty((len(FEATURE_NAMES), a, b))  # one contiguous plane per feature
         col = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
-        out[..., col["embedding_sim"]] = E.vectors @ M.vectors.T
-        out[..., col["text_sim"]] = (E.text @ M.text.T).toarray()
-        out[..., col["sector_jaccard"]] = _jaccard(E.sectors, M.sectors)
-        out[..., col["parent_overlap"]] = _jaccard(E.expanded, M.expanded)
-        out[..., col["root_overlap"]] = _jaccard(E.roots, M.roots)
-        out[..., col["sector_affinity"]] = self._sector_affinity(E, M, edge)
-        out[..., col["same_type"]] = E.type_code[:, None] == M.type_code[None, :]
+        out[col["embedding_sim"]] = E.vectors @ M.vectors.T
+        out[col["text_sim"]] = (E.text @ M.text.T).toarray()
+        out[col["sector_jaccard"]] = _jaccard(E.sectors, M.sectors)
+        out[col["parent_overlap"]] = _jaccard(E.expanded, M.expanded)
+        out[col["root_overlap"]] = _jaccard(E.roots, M.roots)
+        out[col["sector_affinity"]] = self._sector_affinity(E, M, edge)
+        out[col["same_type"]] = E.type_code[:, None] == M.type_code[None, :]
 
         n_pairs = self._n_edges - edge
         observed = self.type_counts[E.type_code[:, None], M.type_code[None, :]] - edge
         expected = n_pairs * self.eu_type_share[E.type_code][:, None] * self.mx_type_share[M.type_code][None, :]
-        out[..., col["type_affinity"]] = np.log((observed + 1.0) / (expected + 1.0))
+        out[col["type_affinity"]] = np.log((observed + 1.0) / (expected + 1.0))
 
         has_interest = (E.interest.sum(1) > 0).astype(float)
-        out[..., col["eu_mexico_interest"]] = has_interest[:, None]
+        out[col["eu_mexico_interest"]] = has_interest[:, None]
         exact = (E.interest @ M.expanded.T) > 0
         related = (E.interest_roots @ M.roots.T) > 0
-        out[..., col["interest_match"]] = np.where(exact, 1.0, np.where(related, 0.5, 0.0))
+        out[col["interest_match"]] = np.where(exact, 1.0, np.where(related, 0.5, 0.0))
 
-        out[..., col["label"]] = (E.label[:, None] + M.label[None, :]) / 2
-        out[..., col["eccp_member"]] = (E.eccp[:, None] + M.eccp[None, :]) / 2
+        out[col["label"]] = (E.label[:, None] + M.label[None, :]) / 2
+        out[col["eccp_member"]] = (E.eccp[:, None] + M.eccp[None, :]) / 2
         member_e = (E.networks.sum(1) > 0).astype(float)
         member_m = (M.networks.sum(1) > 0).astype(float)
-        out[..., col["network_member"]] = (member_e[:, None] + member_m[None, :]) / 2
-        out[..., col["shared_network"]] = (E.networks @ M.networks.T) > 0
+        out[col["network_member"]] = (member_e[:, None] + member_m[None, :]) / 2
+        out[col["shared_network"]] = (E.networks @ M.networks.T) > 0
 
-        out[..., col["partner_sim_mx"]] = self._partner_sim_mx(E, M, eu_rows, mx_rows, twin_mx)
-        out[..., col["partner_sim_eu"]] = self._partner_sim_eu(E, M, eu_rows, mx_rows, twin_eu)
+        out[col["partner_sim_mx"]] = self._partner_sim_mx(E, M, eu_rows, mx_rows, twin_mx)
+        out[col["partner_sim_eu"]] = self._partner_sim_eu(E, M, eu_rows, mx_rows, twin_eu)
 
-        out[..., col["eu_size"]] = E.size[:, None]
-        out[..., col["mx_size"]] = M.size[None, :]
-        out[..., col["eu_size_known"]] = E.size_known[:, None]
-        out[..., col["mx_size_known"]] = M.size_known[None, :]
-        return out
+        out[col["eu_size"]] = E.size[:, None]
+        out[col["mx_size"]] = M.size[None, :]
+        out[col["eu_size_known"]] = E.size_known[:, None]
+        out[col["mx_size_known"]] = M.size_known[None, :]
+        return np.ascontiguousarray(np.moveaxis(out, 0, -1))
 
     def _sector_affinity(self, E: OrgArrays, M: OrgArrays, edge: np.ndarray) -> np.ndarray:
         """[i, j] = mean smoothed log-lift of the (EU top-level sector, MX top-level sector)
@@ -423,54 +440,28 @@ class FeatureContext:
                 total[i, j] = np.log((counts + 1.0) / (exp + 1.0)).sum()
         return np.divide(total, combos, out=np.zeros_like(total), where=combos > 0)
 
-    def _partner_sim_mx(self, E: OrgArrays, M: OrgArrays, eu_rows, mx_rows, twin: int | None = None) -> np.ndarray:
+    def _partner_sim_mx(self, E: OrgArrays, M: OrgArrays, eu_rows: np.ndarray | None, mx_rows: np.ndarray | None,
+                        twin: int | None = None) -> np.ndarray:
         """[i, j] = max similarity of MX org j to the other MX partners of EU org i."""
-        out = np.zeros((E.n, M.n))
         if eu_rows is None or not self._n_edges:
-            return out
-        eu_rows = np.asarray(eu_rows, dtype=int)
-        if self._partner_sim_full(M.n, len(self.mx_ids)):
-            adjacency, cols = self.adjacency[eu_rows], None  # (a, n_mx)
-        else:
-            adjacency, cols = self._sub_adjacency(eu_rows, 0)  # (a, partners)
-        sim = _partner_block(M, self.mx, cols, mx_rows, twin)
-        for i in range(len(eu_rows)):
-            out[i] = _masked_max(sim, adjacency[i])
-        return out
+            return np.zeros((E.n, M.n))
+        partners = self.adjacency.partner_lists(Side.EU, np.asarray(eu_rows, dtype=int))
+        return _partner_max(M, self.mx, partners, mx_rows, twin, self._partner_sim_full(M.n, len(self.mx_ids)))
 
-    def _partner_sim_eu(self, E: OrgArrays, M: OrgArrays, eu_rows, mx_rows, twin: int | None = None) -> np.ndarray:
+    def _partner_sim_eu(self, E: OrgArrays, M: OrgArrays, eu_rows: np.ndarray | None, mx_rows: np.ndarray | None,
+                        twin: int | None = None) -> np.ndarray:
         """[i, j] = max similarity of EU org i to the other EU partners of MX org j."""
-        out = np.zeros((E.n, M.n))
         if mx_rows is None or not self._n_edges:
-            return out
-        mx_rows = np.asarray(mx_rows, dtype=int)
-        if self._partner_sim_full(E.n, len(self.eu_ids)):
-            adjacency, cols = self.adjacency[:, mx_rows].T, None  # (b, n_eu)
-        else:
-            adjacency, cols = self._sub_adjacency(mx_rows, 1)  # (b, partners)
-        sim = _partner_block(E, self.eu, cols, eu_rows, twin)
-        for j in range(len(mx_rows)):
-            out[:, j] = _masked_max(sim, adjacency[j])
-        return out
+            return np.zeros((E.n, M.n))
+        partners = self.adjacency.partner_lists(Side.MX, np.asarray(mx_rows, dtype=int))
+        return _partner_max(E, self.eu, partners, eu_rows, twin, self._partner_sim_full(E.n, len(self.eu_ids))).T
 
     def _partner_sim_full(self, queries: int, side: int) -> bool:
         """Whether partner features compare with every organisation of the side (small registries)
-        or with known partners only, read from the edge list. Slicing columns out of a large
-        adjacency matrix costs more than the whole feature computation, so a large registry
-        always takes the edge list."""
-        return queries * side <= PARTNER_SIM_FULL_LIMIT and self.adjacency.size <= PARTNER_SIM_FULL_LIMIT
-
-    def _sub_adjacency(self, rows: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-        """Partners of ``rows`` (EU rows when ``axis`` is 0, MX rows when 1) from the edge list:
-        (len(rows), p) booleans over the p organisations that are a partner of any of them,
-        and those organisations' rows. Used when the adjacency matrix is too large to slice."""
-        mine, theirs = (self._edges[0], self._edges[1]) if axis == 0 else (self._edges[1], self._edges[0])
-        keep = np.isin(mine, rows)
-        cols = np.unique(theirs[keep])
-        out = np.zeros((len(rows), len(cols)), dtype=bool)
-        for a, b in zip(mine[keep], np.searchsorted(cols, theirs[keep])):
-            out[rows == a, b] = True
-        return out, cols
+        or with known partners only (large ones, where per-query work must not grow with the
+        registry). Both give the same maxima."""
+        n_eu, n_mx = self.adjacency.shape
+        return queries * side <= PARTNER_SIM_FULL_LIMIT and n_eu * n_mx <= PARTNER_SIM_FULL_LIMIT
 
     # ------------------------------------------------------------------ training data
     def training_rows(self, negatives_per_positive: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -482,14 +473,13 @@ class FeatureContext:
         their cooperation type's :data:`COOPERATION_WEIGHTS`, negatives weigh 1.
         """
         rng = np.random.default_rng(seed)
-        pos_e, pos_m = np.nonzero(self.adjacency)
-        n_eu, n_mx = self.adjacency.shape
+        pos_e, pos_m = self.adjacency.edges
         neg_e: list[int] = []
         neg_m: list[int] = []
         half = negatives_per_positive // 2
         for e, m in zip(pos_e, pos_m):
-            free_m = np.flatnonzero(~self.adjacency[e])
-            free_e = np.flatnonzero(~self.adjacency[:, m])
+            free_m = np.flatnonzero(~self.adjacency.known(Side.EU, e))
+            free_e = np.flatnonzero(~self.adjacency.known(Side.MX, m))
             if len(free_m):
                 picks = rng.choice(free_m, size=min(negatives_per_positive - half, len(free_m)), replace=False)
                 neg_e.extend([e] * len(picks))
@@ -541,6 +531,30 @@ def partner_similarity(a: OrgArrays, b: OrgArrays) -> np.ndarray:
     return (a.vectors @ b.vectors.T).astype(float)
 
 
+def _partner_max(query: OrgArrays, side: OrgArrays, partners: Sequence[np.ndarray], own_rows: np.ndarray | None,
+                 twin: int | None, full: bool) -> np.ndarray:
+    """(len(partners), query.n): row i holds each query organisation's highest similarity to the
+    organisations ``partners[i]`` of ``side`` (its own row and the twin left out), 0 when none.
+
+    ``full`` compares with every organisation of the side, otherwise only with the partners.
+    """
+    out = np.zeros((len(partners), query.n))
+    active = [i for i, p in enumerate(partners) if len(p)]
+    if not active:
+        return out
+    if full:
+        sim = _partner_block(query, side, None, own_rows, twin)
+        members = {i: partners[i] for i in active}
+    else:
+        cols = np.unique(np.concatenate([partners[i] for i in active]))
+        sim = _partner_block(query, side, cols, own_rows, twin)
+        members = {i: np.searchsorted(cols, partners[i]) for i in active}
+    for i in active:
+        best = sim[:, members[i]].max(axis=1)
+        out[i] = np.where(np.isfinite(best), best, 0.0)
+    return out
+
+
 def _partner_block(query: OrgArrays, side: OrgArrays, cols: np.ndarray | None, own_rows, twin: int | None
                    ) -> np.ndarray:
     """Similarities of ``query`` rows to organisations of one side, each query's own row and the
@@ -572,6 +586,13 @@ def _partner_block(query: OrgArrays, side: OrgArrays, cols: np.ndarray | None, o
 
 def _take(arrays: OrgArrays, rows: np.ndarray) -> OrgArrays:
     return OrgArrays(**{name: getattr(arrays, name)[rows] for name in arrays.__dataclass_fields__})
+
+
+def fit_text_model(texts: Sequence[str]) -> TextModel:
+    """The text model fitted on ``texts``, and their L2-normalised TF-IDF rows."""
+    vectorizer = text_vectorizer()
+    tfidf = vectorizer.fit_transform(list(texts)) if len(texts) else sparse.csr_matrix((0, 0))
+    return vectorizer, sparse.csr_matrix(tfidf)
 
 
 def text_vectorizer() -> TfidfVectorizer:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from unidecode import unidecode
 
 if TYPE_CHECKING:
     from matcher.profiles import Organisation
-    from matcher.taxonomy import Taxonomy
+    from matcher.taxonomy import Sector, Taxonomy
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -37,12 +38,14 @@ def profile_text(org: "Organisation", taxonomy: "Taxonomy") -> str:
     other_names = [n for n in org.all_names()[1:]]
     if other_names:
         lines.append("Also known as: " + "; ".join(other_names) + ".")
-    sector_parts = []
-    for sector_id in org.sectors:
-        seen: set[str] = set()
-        terms = [t for t in taxonomy[sector_id].terms() if not (normalise(t) in seen or seen.add(normalise(t)))]
-        sector_parts.append(", ".join(terms))
-    lines.append("Sectors: " + "; ".join(sector_parts) + ".")
+    lines.append("Sectors: " + "; ".join(sector_terms(taxonomy[sector_id]) for sector_id in org.sectors) + ".")
     if org.description.strip():
         lines.append(org.description.strip())
     return "\n".join(lines)
+
+
+@lru_cache(maxsize=4096)
+def sector_terms(sector: "Sector") -> str:
+    """A sector's English and Spanish names and synonyms, each once (ignoring case and accents)."""
+    seen: set[str] = set()
+    return ", ".join(t for t in sector.terms() if not (normalise(t) in seen or seen.add(normalise(t))))

@@ -30,7 +30,7 @@ from matcher.evaluation import (
     scorers,
 )
 from matcher.features import FeatureContext, fits
-from matcher.profiles import CooperationType, Split
+from matcher.profiles import CooperationType, Side, Split
 from matcher.ranker import fit_ranker
 from matcher.taxonomy import load_taxonomy
 from tests import ranker_fixtures as fx
@@ -245,7 +245,7 @@ def test_popularity_bias_counts_lists_and_unrelated_items(data):
     prob = np.full(grid.shape[:2], 0.5)
     prob[:, 0] = 1.0
     bias = popularity_bias(ctx, prob, grid, k=1)
-    eligible = fits(grid[:, 0]) & ~ctx.adjacency[:, 0]
+    eligible = fits(grid[:, 0]) & ~ctx.adjacency.known(Side.MX, 0)
     expected = eligible.sum() / len(ctx.eu_ids)
     assert bias.queries == len(ctx.eu_ids) + len(ctx.mx_ids)
     listed = {o["id"]: o["share"] for o in bias.over_suggested}

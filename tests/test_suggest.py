@@ -171,7 +171,7 @@ def test_default_threshold_is_a_low_quantile_of_the_documented_pairs(shared):
     default = Suggester(shared.registry, shared.settings, encoder=fx.encoder())
     result = default.suggest("eu-wind", k=6)
     state = default._current()
-    documented = np.sort(state.prob[state.ctx.adjacency])
+    documented = np.sort(state.prob[state.ctx.adjacency.toarray()])
     assert documented[0] <= default.min_probability <= documented[1]  # 5% of 6 pairs: between the two lowest
     assert all(s.probability >= default.min_probability for s in result.items)
     assert default.model_card()["min_probability"] == default.min_probability

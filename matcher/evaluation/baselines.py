@@ -55,7 +55,7 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
 
     def popularity(ctx: FeatureContext) -> np.ndarray:
         # Within an EU query's row only the MX degree varies, within a column only the EU one.
-        return ctx.adjacency.sum(1)[:, None] + ctx.adjacency.sum(0)[None, :].astype(float)
+        return ctx.adjacency.eu_degree[:, None] + ctx.adjacency.mx_degree[None, :].astype(float)
 
     def sector_overlap(ctx: FeatureContext) -> np.ndarray:
         a, b = ctx.eu.expanded, ctx.mx.expanded

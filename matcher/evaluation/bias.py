@@ -46,7 +46,7 @@ def popularity_bias(ctx: FeatureContext, prob: np.ndarray, grid: np.ndarray, k: 
         n_query = len(ctx.ids(side))
         for q in range(n_query):
             line = prob[q] if side is Side.EU else prob[:, q]
-            known = ctx.adjacency[q] if side is Side.EU else ctx.adjacency[:, q]
+            known = ctx.adjacency.known(side, q)
             ok = (fit[q] if side is Side.EU else fit[:, q]) & ~known
             shared = roots[q] if side is Side.EU else roots[:, q]
             cand = np.flatnonzero(ok)

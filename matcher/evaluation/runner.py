@@ -58,11 +58,10 @@ def run_protocol(
         for key, query, target in fold.queries:
             side, qrow = ctx.position(query)
             _, trow = ctx.position(target)
+            known = ctx.adjacency.known(side, qrow)
             if side is Side.EU:
-                known = ctx.adjacency[qrow].copy()
                 other = [ctx.position(p[1])[1] for p in held if p[0] == query and p[1] != target]
             else:
-                known = ctx.adjacency[:, qrow].copy()
                 other = [ctx.position(p[0])[1] for p in held if p[1] == query and p[0] != target]
             known[other] = True
             known[trow] = False

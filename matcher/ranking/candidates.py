@@ -35,7 +35,7 @@ def candidates(state: State, index: Any, taxonomy: Taxonomy, candidate_pool: int
     ids = ctx.ids(counterpart)
     if len(ids) > candidate_pool:
         hits = index.search(vector, k=pool or candidate_pool, filters=filters)
-        return np.array(sorted(ctx.position(i)[1] for i, _ in hits if i in ctx), dtype=int)
+        return np.sort(ctx.rows_of(i for i, _ in hits))
     orgs = ctx.eu_orgs if counterpart is Side.EU else ctx.mx_orgs
     mask = np.ones(len(ids), dtype=bool)
     if filters.country is not None:

@@ -19,7 +19,7 @@ from matcher.explain import Explainer
 from matcher.features import FeatureContext
 from matcher.profiles import Organisation, Side
 from matcher.ranker import PairRanker, percentile_of, reciprocal_scores
-from matcher.ranking.estimates import large_pair_scores, reference
+from matcher.ranking.estimates import REFERENCE_FILE, large_pair_scores, reference
 from matcher.ranking.state import State, unique_names
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy
@@ -37,7 +37,7 @@ def build_state(version: str, ctx: FeatureContext, model: PairRanker, orgs: Sequ
         return State(version, ctx, grid, prob, reciprocal_scores(prob), Explainer(ctx, model), unique_names(orgs),
                      generation=generation, held=held)
     log.info("large registry (%d x %d pairs): scoring index candidates per query", len(ctx.eu_ids), len(ctx.mx_ids))
-    sample, ref = reference(ctx, model, settings, progress)
+    sample, ref = reference(ctx, model, settings, progress, cache=settings.home / REFERENCE_FILE, version=version)
     return State(version, ctx, None, None, None, Explainer(ctx, model), unique_names(orgs), sample, ref,
                  generation=generation, held=held)
 

@@ -55,8 +55,7 @@ def select(state: State, query: Organisation, query_id: str | None, vector: np.n
     if request.exclude_existing:
         rows = rows[~known[rows]]
     if require_fit and len(rows):
-        block = features[rows] if isinstance(features, np.ndarray) else np.stack([features[int(j)] for j in rows])
-        fitting = rows[fits(block)]
+        fitting = rows[fits(features[rows])]
     else:
         fitting = rows
     passing = fitting[prob[fitting] >= floor]

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from matcher.bulk import collection_paused
 from matcher.embeddings import Encoder, get_encoder
 from index.atomic import write_text_atomic
 from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation
@@ -18,7 +19,7 @@ from matcher.features import FeatureContext
 from matcher.profiles import Organisation, Side
 from matcher.ranker import RANKER_FILE
 from matcher.ranking.candidates import candidates
-from matcher.ranking.estimates import large_scores
+from matcher.ranking.estimates import large_scores, single_threaded
 from matcher.ranking.indexes import IndexKeeper
 from matcher.ranking.models import RankerKeeper
 from matcher.ranking.results import SuggestionList
@@ -27,7 +28,8 @@ from matcher.ranking.selection import check_k, select
 from matcher.ranking.state import Choice, Request, State, split_cooperations
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy, load_taxonomy
-from matcher.text import normalise
+from matcher.text import normalise, profile_text
+from matcher.textmodel import TEXT_MODEL_FILE, TextModelCache
 
 log = logging.getLogger("c2c.suggest")
 
@@ -66,6 +68,7 @@ class Suggester:
         self._lock = threading.RLock()
         self._indexes = IndexKeeper(registry, self.settings, self.taxonomy, progress)
         self._ranker = RankerKeeper(registry, self.settings)
+        self._texts = TextModelCache(self.settings.home / TEXT_MODEL_FILE)
         self._state: State | None = None
         self._seen = ""  # the newest data version read from the store
         self._refresher: threading.Thread | None = None
@@ -207,12 +210,14 @@ class Suggester:
 
     def _build(self, version: str) -> State:
         """Read the registry, bring the index in step, load or train the ranker, and score."""
-        orgs = self.registry.all_organisations()
-        coops, held = split_cooperations(self.registry.all_cooperations())
-        self._indexes.follow(orgs, version, self.encoder, self._on_write)
-        vectors = self._indexes.vectors(orgs, self.encoder) if orgs else np.zeros((0, self.encoder.dim), np.float32)
-        with threadpool_limits(limits=1, user_api="blas"):
-            ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy)
+        with collection_paused():
+            orgs = self.registry.all_organisations()
+            coops, held = split_cooperations(self.registry.all_cooperations())
+            self._indexes.follow(orgs, version, self.encoder, self._on_write)
+            vectors = self._indexes.vectors(orgs, self.encoder) if orgs else np.zeros((0, self.encoder.dim), np.float32)
+            texts = self._texts.get([profile_text(o, self.taxonomy) for o in orgs])
+        with threadpool_limits(limits=1, user_api="blas"), collection_paused():
+            ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy, text=texts)
             if self._ranker.model is None:
                 self._ranker.load_or_train(ctx, version, self.encoder.name)
             state = build_state(version, ctx, self._ranker.model, orgs, held, self._ranker.generation,
@@ -256,7 +261,10 @@ class Suggester:
     def suggest(self, ref: str, k: int = 10, sector: Choice = None, country: Choice = None, type: Choice = None,
                 exclude_existing: bool = False, diversify: bool = False) -> SuggestionList:
         """Suggestions for a registered organisation named by id, name, acronym or alias."""
-        request = Request(k, sector, country, type, exclude_existing, diversify)
+        with single_threaded():
+            return self._suggest(ref, Request(k, sector, country, type, exclude_existing, diversify))
+
+    def _suggest(self, ref: str, request: Request) -> SuggestionList:
         state = self._current()
         ctx = state.ctx
         org_id = ref if ref in ctx else state.names.get(normalise(ref)) or self.registry.lookup(ref).id
@@ -268,10 +276,9 @@ class Suggester:
         if state.version != self._seen and not self.registry.exists(org_id):
             raise UnknownOrganisation(ref)  # deleted since the served version was built
         side, row = ctx.position(org_id)
-        known = ctx.adjacency[row] if side is Side.EU else ctx.adjacency[:, row]
+        known = ctx.adjacency.known(side, row)
         held = [p for p in state.held.get(org_id, ()) if p in ctx]
         if held:
-            known = known.copy()
             known[[ctx.position(p)[1] for p in held]] = True
         query = ctx.org(side, row)
         vector = ctx.side_arrays(side).vectors[row]
@@ -294,7 +301,11 @@ class Suggester:
     def suggest_for_profile(self, org: Organisation, k: int = 10, sector: Choice = None, country: Choice = None,
                             type: Choice = None, diversify: bool = False) -> SuggestionList:
         """Suggestions for a profile that is not saved (it has no documented cooperations)."""
-        request = Request(k, sector, country, type, False, diversify)
+        with single_threaded():
+            return self._suggest_for_profile(org, Request(k, sector, country, type, False, diversify))
+
+    def _suggest_for_profile(self, org: Organisation, request: Request) -> SuggestionList:
+        k = request.k
         state = self._current()
         model = self._ranker.model
         if not state.dense:
