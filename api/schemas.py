@@ -235,7 +235,9 @@ class SuggestionPublic(Public):
     type: OrgType
     sectors: list[str]
     score: float = Field(description="reciprocal score in [0, 1]: the pair suits both sides")
-    probability: float = Field(description="ranker probability that the pair cooperates")
+    probability: float | None = Field(description=(
+        "calibrated chance that such a pair is a documented cooperation, measured on organisations held out of "
+        "training; null when too few cooperations are documented to calibrate"))
     explanation: Explanation
 
 

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from matcher.embeddings import KeywordEncoder
+from matcher.features import FEATURE_NAMES, FeatureContext
 from matcher.profiles import Cooperation, CooperationType, Facts, Label, Organisation, OrgType, Side, Source
 from matcher.taxonomy import load_taxonomy
 from matcher.text import profile_text
@@ -65,3 +67,23 @@ def encoder() -> KeywordEncoder:
 def vectors(orgs: list[Organisation]) -> np.ndarray:
     tax = load_taxonomy()
     return encoder().encode([profile_text(o, tax) for o in orgs])
+
+
+#: Column of each feature in a feature grid.
+COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+@pytest.fixture(scope="module", name="orgs")
+def orgs_fixture() -> list[Organisation]:
+    return organisations()
+
+
+@pytest.fixture(scope="module", name="vectors")
+def vectors_fixture(orgs: list[Organisation]) -> np.ndarray:
+    return vectors(orgs)
+
+
+@pytest.fixture(scope="module", name="ctx")
+def ctx_fixture(orgs: list[Organisation], vectors: np.ndarray) -> FeatureContext:
+    """The feature context of the fixture registry and its cooperations."""
+    return FeatureContext.build(orgs, cooperations(), vectors, load_taxonomy())

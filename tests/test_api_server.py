@@ -12,10 +12,7 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
-import time
 from typing import Iterator
 
 import httpx
@@ -23,34 +20,12 @@ import psycopg
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
 from conftest import PG_CONNINFO, pg_unavailable, pg_schema_url
+from server_fixtures import CLI, free_port, wait_for
 
 from matcher.store.registry import Registry
 from matcher.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
-
-CLI = [sys.executable, "-c", "import sys; from matcher.cli import main; main(sys.argv[1:])"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"no answer from {url} within {timeout} s")
-
 
 @pytest.fixture(scope="module", params=["sqlite-1-worker", "postgres-2-workers"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

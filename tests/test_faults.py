@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, VOCABULARY, Api, api, error_of, make_api, new_profile  # noqa: F401
+from server_fixtures import CLI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -115,7 +116,6 @@ def _key(registry: Registry) -> dict[str, str]:
     return {"X-API-Key": ApiKeys(registry.store).create("faults", "write")[1]}
 
 
-CLI = [sys.executable, "-c", "import sys; from matcher.cli import main; main(sys.argv[1:])"]
 
 
 @pytest.mark.parametrize("damage", ["header", "middle", "empty"])

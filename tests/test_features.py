@@ -13,22 +13,7 @@ from matcher.profiles import COOPERATION_WEIGHTS, Cooperation, CooperationType, 
 from matcher.taxonomy import load_taxonomy
 from tests import ranker_fixtures as fx
 
-COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
-
-
-@pytest.fixture(scope="module")
-def orgs():
-    return fx.organisations()
-
-
-@pytest.fixture(scope="module")
-def vectors(orgs):
-    return fx.vectors(orgs)
-
-
-@pytest.fixture(scope="module")
-def ctx(orgs, vectors):
-    return FeatureContext.build(orgs, fx.cooperations(), vectors, load_taxonomy())
+from tests.ranker_fixtures import COL, ctx_fixture, orgs_fixture, vectors_fixture  # noqa: F401 (fixtures)
 
 
 def feat(ctx, eu: str, mx: str, name: str) -> float:

@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from api_fixtures import COOPERATIONS, ORGANISATIONS, VOCABULARY, Api, api, error_of, make_api, new_profile  # noqa: F401
+from server_fixtures import CLI
 from fastapi.testclient import TestClient
 from index_fixtures import CountingEncoder, sample_profiles
 
@@ -31,7 +31,6 @@ from matcher.store.registry import Registry
 from matcher.ranking import Suggester
 from matcher.taxonomy import load_taxonomy
 
-CLI = [sys.executable, "-c", "import sys; from matcher.cli import main; main(sys.argv[1:])"]
 #: Bytes that are not UTF-8 (a lone continuation byte, an invalid start byte), then random ones.
 NOT_UTF8 = b"\x80\xff{\"format_version\": 1}" + bytes(range(128, 256)) * 3
 

@@ -11,9 +11,7 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -21,13 +19,13 @@ import psycopg
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
 from conftest import PG_CONNINFO, pg_schema_url, pg_unavailable
+from server_fixtures import CLI, free_port, wait_for
 
 from matcher.settings import Settings
 from matcher.store.registry import Registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
-CLI = [sys.executable, "-c", "import sys; from matcher.cli import main; main(sys.argv[1:])"]
 REDIS_URL = os.environ.get("C2C_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RATE = 40  # requests per key and minute, on both servers together
 
@@ -40,28 +38,6 @@ def _redis_unavailable() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure means the tests cannot run
         return f"no Redis at {REDIS_URL}: {exc}"
     return None
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait(base: str, proc: subprocess.Popen, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{base} not ready within {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +66,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str
                                           capture_output=True, text=True, timeout=120)
                     assert made.returncode == 0, made.stderr
                     keys[scope] = made.stdout.strip().splitlines()[-1]
-            port = _free_port()
+            port = free_port()
             proc = subprocess.Popen(CLI + ["serve", "--port", str(port), "--log-level", "warning"], env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             procs.append(proc)
             bases.append(f"http://127.0.0.1:{port}")
-            _wait(bases[-1], proc)
+            wait_for(f"{bases[-1]}/ready", proc)
         yield bases, {"X-API-Key": keys["write"]}, {"X-API-Key": keys["admin"]}
     finally:
         for proc in procs:

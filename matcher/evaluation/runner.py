@@ -123,6 +123,10 @@ def evaluate(
     population = len(organisations)
     out: dict[str, ProtocolResult] = {}
     reliabilities: dict[str, Reliability] = {}
+    # The served recipe's context: the training part only (the popularity bias and the external
+    # calibration check both read it).
+    train_ctx = FeatureContext.build(organisations, [c for c in cooperations if c.split is not Split.TEST],
+                                     vectors, taxonomy) if RANKER in chosen else None
     for protocol in protocols:
         n_folds = len(folds(protocol, cooperations))
         if not n_folds:
@@ -133,8 +137,7 @@ def evaluate(
             records, covers = run_protocol(protocol, organisations, cooperations, vectors, taxonomy, selected, seed,
                                            progress, samples)
             if samples and protocol in (LOOO, EXTERNAL):
-                reliabilities[protocol] = _reliability(protocol, samples, organisations, cooperations, vectors,
-                                                       taxonomy, C, negatives, seed)
+                reliabilities[protocol] = _reliability(protocol, samples, train_ctx, C, negatives, seed)
         metrics = {}
         for m in chosen:
             recs = [r for r in records if r.method == m]
@@ -148,13 +151,10 @@ def evaluate(
         out[protocol] = ProtocolResult(protocol, metrics, records, comparison, n_folds,
                                        len({r.pair for r in records}), len({r.group for r in records}))
     bias = None
-    if RANKER in chosen:
-        train = [c for c in cooperations if c.split is not Split.TEST]
-        ctx = FeatureContext.build(organisations, train, vectors, taxonomy)
-        if ctx.adjacency.any():
-            grid = ctx.grid()
-            model = fit_ranker(ctx, C=C, negatives=negatives, seed=seed, grid=grid)
-            bias = popularity_bias(ctx, model.score_features(grid), grid)
+    if train_ctx is not None and train_ctx.adjacency.any():
+        grid = train_ctx.grid()
+        model = fit_ranker(train_ctx, C=C, negatives=negatives, seed=seed, grid=grid)
+        bias = popularity_bias(train_ctx, model.score_features(grid), grid)
     test_pairs = unique_pairs(c for c in cooperations if c.split is Split.TEST)
     settings = {"seed": seed, "bootstrap": resamples, "C": C, "negatives_per_positive": negatives,
                 "encoder": encoder_name, "organisations": population, "cooperations": len(cooperations),
@@ -163,9 +163,8 @@ def evaluate(
     return EvaluationResult(out, settings, bias, reliabilities)
 
 
-def _reliability(protocol: str, samples: list[tuple[np.ndarray, np.ndarray, str]], organisations: Sequence[Organisation],
-                 cooperations: Sequence[Cooperation], vectors: np.ndarray, taxonomy: Taxonomy, C: float,
-                 negatives: int, seed: int) -> Reliability:
+def _reliability(protocol: str, samples: list[tuple[np.ndarray, np.ndarray, str]], train_ctx: FeatureContext,
+                 C: float, negatives: int, seed: int) -> Reliability:
     """How well the calibrated probability matches what happened, under one protocol.
 
     Newcomer protocol: each fold's out-of-fold scores are calibrated by a map fitted on the
@@ -180,9 +179,7 @@ def _reliability(protocol: str, samples: list[tuple[np.ndarray, np.ndarray, str]
         bucket = {g: i % 10 for i, g in enumerate(names)}
         groups = np.concatenate([np.full(len(s), bucket[g]) for s, _, g in samples])
         return reliability(cross_fitted(scores, labels, groups), labels)
-    train = [c for c in cooperations if c.split is not Split.TEST]
-    ctx = FeatureContext.build(organisations, train, vectors, taxonomy)
-    oof = out_of_fold_scores(ctx, lambda sub: fit_ranker(sub, C=C, negatives=negatives, seed=seed), seed=seed)
+    oof = out_of_fold_scores(train_ctx, lambda sub: fit_ranker(sub, C=C, negatives=negatives, seed=seed), seed=seed)
     return reliability(fit_calibration(oof.probabilities, oof.labels)(scores), labels)
 
 

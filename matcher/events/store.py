@@ -60,6 +60,11 @@ def _not_found(event_id: str) -> UnknownEvent:
     return UnknownEvent(f"no event has id {event_id!r}", "id")
 
 
+def _valid_id(event_id: object) -> bool:
+    """An event id is a slug of at most 80 characters (the width of its column)."""
+    return isinstance(event_id, str) and bool(event_id) and slugify(event_id) == event_id and len(event_id) <= 80
+
+
 def _record(row: EventRow) -> EventRecord:
     try:
         return EventRecord.model_validate_json(row.record)
@@ -75,7 +80,7 @@ class EventStore:
 
     @staticmethod
     def _checked(event_id: str) -> str:
-        if not isinstance(event_id, str) or not event_id or slugify(event_id) != event_id or len(event_id) > 80:
+        if not _valid_id(event_id):
             raise _not_found(event_id)
         return event_id
 
@@ -151,7 +156,10 @@ class EventStore:
 
     def import_folder(self, root: Path) -> int:
         """Copy events kept as ``<root>/<id>/event.json`` (and ``plan.json``) into the store,
-        skipping ids it already holds and unreadable files; returns how many were copied."""
+        skipping ids it already holds and unreadable files; returns how many were copied.
+
+        The folder is then renamed ``<root>-copied`` (kept, not deleted), so that later starts
+        do not read it again."""
         root = Path(root)
         if not root.is_dir():
             return 0
@@ -164,7 +172,7 @@ class EventStore:
             except (OSError, ValueError) as exc:
                 log.warning("left out the event folder %s: %s", folder, exc)
                 continue
-            if slugify(record.id) != record.id or len(record.id) > 80:
+            if not _valid_id(record.id):
                 continue
             with self.store.write() as s:
                 if s.get(EventRow, record.id) is not None:
@@ -173,6 +181,11 @@ class EventStore:
                                plan=plan.model_dump_json() if plan else None,
                                created_at=record.created_at, updated_at=record.updated_at))
             copied += 1
+        done = root.with_name(f"{root.name}-copied")
+        try:
+            root.rename(done)
+        except OSError as exc:
+            log.warning("could not rename %s after copying its events: %s", root, exc)
         if copied:
-            log.info("copied %d events from %s into the store", copied, root)
+            log.info("copied %d events from %s into the store (the folder is now %s)", copied, root, done)
         return copied

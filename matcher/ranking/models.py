@@ -49,9 +49,10 @@ class RankerKeeper:
         self.stamp: Stamp | None = None  # the stored model version the ranker came from
         self.meta: dict[str, Any] = {}
 
-    def saved_stamp(self) -> Stamp | None:
-        """The stored ranker's version, None when none is stored."""
-        return self.models.version(self.settings.ranker_name)
+    def versions(self) -> tuple[str, Stamp | None]:
+        """The store's data version and the stored ranker's version (None when none is stored),
+        read together."""
+        return self.registry.store.versions(self.settings.ranker_name)
 
     def forget(self) -> None:
         """Drop the model, so the next use loads the saved one."""

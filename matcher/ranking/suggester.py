@@ -157,9 +157,8 @@ class Suggester:
         now = time.monotonic()
         if state is not None and not wait and now - self._checked_at < self.settings.data_version_ttl_s:
             return state
-        version = self.registry.data_version()
         ranker = self._ranker
-        stamp = ranker.saved_stamp()
+        version, stamp = ranker.versions()
         self._checked_at = now
         self._seen = version
         same_ranker = ranker.stamp is None or stamp == ranker.stamp

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from matcher.errors import StoreUnavailable
-from matcher.store.tables import MetaRow
+from matcher.store.tables import MetaRow, ModelRow
 
 _DATA_VERSION = select(MetaRow.store_id, MetaRow.version).where(MetaRow.id == 1)
 
@@ -91,13 +91,21 @@ class Store:
 
     def data_version(self) -> str:
         """Identifies the current state of profiles and cooperations; changes on every such write."""
+        return self.versions()[0]
+
+    def versions(self, model: str | None = None) -> tuple[str, int | None]:
+        """The data version and, in the same query, the stored version of ``model`` (None when
+        it is not stored or not asked for)."""
         # A Core query on a plain connection: this runs once per request in the API, and an ORM
         # session with identity-map loading costs several times as much.
+        query = _DATA_VERSION
+        if model is not None:
+            query = query.add_columns(select(ModelRow.version).where(ModelRow.name == model).scalar_subquery())
         with _usable(), self.engine.connect() as conn:
-            row = conn.execute(_DATA_VERSION).first()
+            row = conn.execute(query).first()
         if row is None:
-            return "uninitialised"
-        return f"{row.store_id}:{row.version}"
+            return "uninitialised", None
+        return f"{row[0]}:{row[1]}", (row[2] if model is not None else None)
 
     def bump_version(self, session: Session) -> None:
         """Advance the data version counter inside the caller's transaction."""

@@ -27,8 +27,7 @@ class ModelStore:
 
     def version(self, name: str) -> int | None:
         """The stored version of ``name`` (None when none was saved): a cheap check for changes."""
-        with self.store.engine.connect() as conn:
-            return conn.execute(select(ModelRow.version).where(ModelRow.name == name)).scalar()
+        return self.store.versions(name)[1]
 
     def save(self, name: str, payload: str) -> int:
         """Store ``payload`` as the new document of ``name``; returns its version."""
