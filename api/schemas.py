@@ -266,7 +266,7 @@ class MatchRequest(Request):
     side: Side
     sectors: list[bounded(SECTOR_MAX)] = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=LIST_MAX,
-        description="ids, names or synonyms (EN/ES); when empty, read from the name and description")
+        description="ids, names or synonyms (EN/ES); when empty, the main sector is read from the name and description (query.sectors says which)")
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
     country: str | None = Field(default=None, pattern=COUNTRY)
     type: OrgType = OrgType.CLUSTER

@@ -1,8 +1,15 @@
-"""Spanish and English alike: 50 invented cluster profiles, each written in both languages
-(tests/data/bilingual_profiles.yaml), read and ranked with the real encoder on the shipped data.
+"""Spanish and English alike: invented cluster profiles, each written in both languages, read
+and ranked with the real encoder on the shipped data.
+
+Three sets, by how far they are from what the readers were tuned on:
+- ``bilingual_profiles.yaml`` (50): its failures guided the word reader's term lists;
+- ``bilingual_heldout.yaml`` (40): written apart from the word reader, then used to choose the
+  main-sector reader's constants (:mod:`matcher.sector_reading`);
+- ``bilingual_heldout2.yaml`` (40): written without sight of either reader, never used to tune
+  anything: the honest figure.
 
 Targets (issue: Spanish and English alike) are 95% sector agreement, 95% nearest-translation
-and 9.5 of 10 shared suggestions. The floors asserted here are what the current reader and
+and 9.5 of 10 shared suggestions. The floors asserted here are what the current readers and
 encoder reach, so that a change that makes Spanish worse fails; README states the figures.
 """
 
@@ -19,11 +26,15 @@ from matcher.profiles import Organisation
 from matcher.store.registry import Registry
 from matcher.settings import Settings
 from matcher.ranking import Suggester
+from matcher.sector_reading import MainSectorReader
 from matcher.taxonomy import infer_sectors, load_taxonomy
 
 PROFILES = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_profiles.yaml").read_text(encoding="utf-8"))
 #: Written apart from the sector reader and never used to tune it: the honest figure.
 HELDOUT = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout.yaml").read_text(encoding="utf-8"))
+#: Written without sight of either reader and never used to tune them.
+HELDOUT2 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout2.yaml").read_text(encoding="utf-8"))
+SETS = {"development": PROFILES, "held-out": HELDOUT, "second held-out": HELDOUT2}
 
 
 def _text(version: dict) -> str:
@@ -32,20 +43,21 @@ def _text(version: dict) -> str:
 
 def test_the_bilingual_sets_are_large_and_well_formed():
     taxonomy = load_taxonomy()
-    assert len(PROFILES) >= 40 and len(HELDOUT) >= 40
-    assert not {p["id"] for p in PROFILES} & {p["id"] for p in HELDOUT}
-    for p in PROFILES + HELDOUT:
+    assert len(PROFILES) >= 40 and len(HELDOUT) >= 40 and len(HELDOUT2) >= 40
+    ids = [p["id"] for p in PROFILES + HELDOUT + HELDOUT2]
+    assert len(ids) == len(set(ids))
+    for p in PROFILES + HELDOUT + HELDOUT2:
         assert p["en"]["description"] and p["es"]["description"] and p["sectors"]
         assert all(s in taxonomy for s in p["sectors"]), p["id"]
 
 
-def _agreement(profiles: list[dict]) -> tuple[float, float]:
+def _agreement(profiles: list[dict], read=infer_sectors) -> tuple[float, float]:
     """Share of profiles whose two versions read the same sectors, and share whose own sector
     is read in both versions."""
     taxonomy = load_taxonomy()
     agree = found = 0
     for p in profiles:
-        en, es = infer_sectors(_text(p["en"])), infer_sectors(_text(p["es"]))
+        en, es = read(_text(p["en"])), read(_text(p["es"]))
         agree += set(en) == set(es)
         expected = taxonomy.expand(p["sectors"])
         found += bool(taxonomy.expand(en) & expected) and bool(taxonomy.expand(es) & expected)
@@ -59,12 +71,36 @@ def test_sectors_read_from_spanish_and_english_agree():
     assert agree >= 0.96
 
 
-def test_sectors_agree_on_profiles_the_reader_was_never_tuned_on():
+def test_the_word_reader_alone_disagrees_on_profiles_it_was_never_tuned_on():
     agree, found = _agreement(HELDOUT)
-    # 26 of 40 agree (65%) and 37 of 40 read their own sector in both languages: far from the
-    # 95% target. These floors catch a change that makes it worse; README states the figures.
+    # 26 of 40 agree (65%) and 37 of 40 read their own sector in both languages: the reason the
+    # main sector is decided with the encoder (next test). This floor catches a regression.
     assert agree >= 0.62
     assert found >= 0.9
+
+
+@pytest.fixture(scope="module")
+def main_reader() -> MainSectorReader:
+    return MainSectorReader(encoder_for(Settings().model_path))
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("name,floor", [("development", 0.96), ("held-out", 0.95), ("second held-out", 0.875)])
+def test_the_main_sector_agrees_between_spanish_and_english(main_reader, name, floor):
+    agree, found = _agreement(SETS[name], main_reader.read)
+    # Today 49/50, 39/40 (the set its constants were chosen on) and 36/40 (never used to tune
+    # it: short of the 95% target); own sector read in both languages 50/50, 39/40, 40/40.
+    assert agree >= floor
+    assert found >= 0.95
+
+
+@pytest.mark.model
+def test_the_main_sector_reader_reads_nothing_from_text_without_a_sector(main_reader):
+    assert main_reader.read("") == []
+    assert main_reader.read("hello world") == []
+    assert main_reader.read("Una asociación que ayuda a sus socios.") == []
+    assert main_reader.read("Clúster minero de Zacatecas") == ["mining"]
+    assert main_reader.read("Mining cluster of Zacatecas") == ["mining"]
 
 
 @pytest.mark.parametrize("phrase,sector,not_sector", [
@@ -83,14 +119,14 @@ def test_spanish_inflections_and_generic_words(phrase, sector, not_sector):
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("name", ["development", "held-out"])
+@pytest.mark.parametrize("name", list(SETS))
 def test_each_spanish_profile_is_nearest_to_its_own_translation(name):
-    profiles = PROFILES if name == "development" else HELDOUT
+    profiles = SETS[name]
     encoder = encoder_for(Settings().model_path)
     en = encoder.encode([_text(p["en"]) for p in profiles])
     es = encoder.encode([_text(p["es"]) for p in profiles])
     nearest = (es @ en.T).argmax(axis=1)
-    assert np.mean(nearest == np.arange(len(profiles))) >= 0.95  # 50 of 50 and 40 of 40 today
+    assert np.mean(nearest == np.arange(len(profiles))) >= 0.95  # every one today
 
 
 @pytest.fixture(scope="module")
@@ -102,18 +138,19 @@ def shipped(tmp_path_factory):
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("name,floor", [("development", 9.0), ("held-out", 7.5)])
+@pytest.mark.parametrize("name,floor", [("development", 9.0), ("held-out", 8.8), ("second held-out", 8.6)])
 def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, name, floor):
+    """Sectors read as ``POST /match`` and ``c2c suggest --text`` read them."""
     overlaps = []
-    for p in PROFILES if name == "development" else HELDOUT:
+    for p in SETS[name]:
         lists = []
         for lang in ("en", "es"):
             version = p[lang]
             org = Organisation(id="bilingual-probe", name=version["name"], side=p["side"], country=p["country"],
-                               type="cluster_organisation", sectors=infer_sectors(_text(version)),
+                               type="cluster_organisation", sectors=shipped.read_sectors(_text(version)),
                                description=version["description"])
             lists.append({s.id for s in shipped.suggest_for_profile(org, k=10).items})
         longest = max(len(lists[0]), len(lists[1]))
         overlaps.append(10 * len(lists[0] & lists[1]) / longest if longest else 10.0)
-    # 9.2 of 10 (development) and 8.0 (held-out) today; the target is 9.5
+    # 9.27, 9.14 and 8.92 of 10 today (with the word reader: 9.2 and 8.0); the target is 9.5
     assert np.mean(overlaps) >= floor

@@ -450,8 +450,12 @@ def test_warm_up_loads_the_model_before_any_request(tmp_path):
     suggester = Suggester.__new__(Suggester)
     suggester._encoder = encoder
     suggester._current = lambda: None
+    suggester.taxonomy, suggester._sectors = load_taxonomy(), None
     suggester.warm_up()
-    assert encoder.calls == 1
+    assert encoder.calls == 1  # the sector prototypes, in one batch: the model is loaded
+    calls = encoder.calls
+    suggester.read_sectors("Clúster minero")
+    assert encoder.calls == calls + 1  # the prototypes are kept; only the text is encoded
 
 
 def test_a_list_runs_out_where_the_fit_runs_out(tmp_path):

@@ -205,7 +205,8 @@ def describe(
                   for e in exc.errors()]
     else:
         try:
-            result = page.service.suggester.suggest_for_profile(transient_profile(body), k=form["k"])
+            result = page.service.suggester.suggest_for_profile(
+                transient_profile(body, page.service.suggester), k=form["k"])
         except C2CError as exc:
             errors = [(getattr(exc, "field", None) or "", str(exc))]
     return page.render("describe.html", status=422 if errors else 200, form=form, errors=errors, result=result,

@@ -18,10 +18,11 @@ from matcher.cli.output import Format, render
 from matcher.errors import InvalidProfile
 from matcher.intake import new_organisation, parse_side, resolve_sectors
 from matcher.profiles import Organisation, OrgType
+from matcher.ranking import Suggester
 from matcher.scorecard import save_evaluation
 from matcher.service import Service
 from matcher.settings import load_settings
-from matcher.taxonomy import infer_sectors, load_taxonomy
+from matcher.taxonomy import load_taxonomy
 from matcher.text import slugify
 
 SUGGEST_COLUMNS = ["rank", "name", "country", "probability", "why"]
@@ -41,16 +42,18 @@ def _open(**overrides: object) -> Service:
     return Service.open(load_settings(**overrides), index_progress=True)
 
 
-def _profile_from_text(text: str, side: Optional[str], sectors: list[str], name: Optional[str]) -> Organisation:
+def _profile_from_text(text: str, side: Optional[str], sectors: list[str], name: Optional[str],
+                       suggester: Suggester) -> Organisation:
     if side is None:
         raise InvalidProfile("a profile given as text needs --side EU or --side MX", "side")
     side_value = parse_side(side)
-    taxonomy = load_taxonomy()
-    sector_ids = resolve_sectors(sectors, taxonomy, indexed=False) if sectors else infer_sectors(text, taxonomy)
+    sector_ids = (resolve_sectors(sectors, load_taxonomy(), indexed=False) if sectors
+                  else suggester.read_sectors(text))
     if not sector_ids:
         raise InvalidProfile("no sector given or recognised in the text; add --sector", "sector")
     if not sectors:
-        typer.echo("sectors read from the text: " + ", ".join(sector_ids) + " (set them with --sector)", err=True)
+        typer.echo("main sector read from the text: " + ", ".join(sector_ids) + " (set sectors with --sector)",
+                   err=True)
     label = name or "New profile"
     return new_organisation(id=slugify(label) or "new-profile", name=label, side=side_value, type=OrgType.CLUSTER,
                             sectors=sector_ids, description=text)
@@ -75,7 +78,7 @@ def suggest_command(
         raise InvalidProfile("give either NAME_OR_ID or --text", "NAME_OR_ID")
     with _open() as service:
         if text is not None:
-            profile = _profile_from_text(text, side, sector or [], name)
+            profile = _profile_from_text(text, side, sector or [], name, service.suggester)
             result = service.suggester.suggest_for_profile(profile, k=k, country=country, type=type,
                                                            diversify=diversify)
         else:
@@ -84,7 +87,7 @@ def suggest_command(
     if fmt is SuggestFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
-    rows = [{"rank": s.rank, "name": s.name, "country": s.country, "probability": f"{s.probability:.4f}",
+    rows = [{"rank": s.rank, "name": s.name, "country": s.country, "probability": "-" if s.probability is None else f"{s.probability:.4f}",
              "why": s.explanation.summary} for s in result.items]
     title = f"Suggestions for {result.query.name} ({result.query.side.value})"
     if rows:

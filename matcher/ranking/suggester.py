@@ -26,6 +26,7 @@ from matcher.ranking.results import SuggestionList
 from matcher.ranking.scoring import build_state, encode_unsaved, external_scores, pair_scores
 from matcher.ranking.selection import check_k, select
 from matcher.ranking.state import Choice, Request, State, split_cooperations
+from matcher.sector_reading import MainSectorReader
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy, load_taxonomy
 from matcher.text import normalise, profile_text
@@ -74,6 +75,7 @@ class Suggester:
         self._refresher: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
         self._closed = False
+        self._sectors: MainSectorReader | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -111,16 +113,24 @@ class Suggester:
             return f"{state.results_version}~{self._seen}"
         return state.results_version
 
+    def read_sectors(self, text: str) -> list[str]:
+        """The main sector of a free-text profile, read alike in Spanish and English
+        (:class:`~matcher.sector_reading.MainSectorReader` over this suggester's encoder)."""
+        return self._sector_reader.read(text)
+
+    @property
+    def _sector_reader(self) -> MainSectorReader:
+        if self._sectors is None:  # two racing first calls build two equal readers: harmless
+            self._sectors = MainSectorReader(self.encoder, self.taxonomy)
+        return self._sectors
+
     def warm_up(self) -> None:
         """Load the index, the ranker and the encoding model now rather than on a first request
         (the model is otherwise loaded when something must be encoded: fast command-line calls,
-        but a server's first ``/match`` would pay for it)."""
+        but a server's first ``/match`` would pay for it), and the sector prototypes that a
+        profile without sectors is read with."""
         self._current()
-        encode = self.encoder.encode
-        try:
-            encode(["warm-up"], persist=False)
-        except TypeError:  # an encoder without a disk cache
-            encode(["warm-up"])
+        self._sector_reader.prototypes
 
     def close(self) -> None:
         """Stop following the registry (after a background rebuild in progress has finished)."""
