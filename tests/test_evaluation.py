@@ -29,6 +29,7 @@ from matcher.evaluation import (
     run_protocol,
     scorers,
 )
+from matcher.evaluation.baselines import BOOSTED
 from matcher.features import FeatureContext, fits
 from matcher.profiles import CooperationType, Side, Split
 from matcher.ranker import fit_ranker
@@ -172,7 +173,7 @@ def test_the_fold_ranker_ignores_everything_about_the_held_out_pair(data):
 def test_both_directions_are_ranked_with_filtered_candidates(data):
     orgs, coops, vectors, tax = data
     texts = [o.description for o in orgs]
-    methods = scorers(orgs, texts, C=1.0, negatives=4, seed=0)
+    methods = {m: f for m, f in scorers(orgs, texts, C=1.0, negatives=4, seed=0).items() if m in METHODS}
     records, covers = run_protocol(LOPO, orgs, coops, vectors, tax, methods, seed=0)
     assert len(records) == 6 * 2 * len(METHODS)
     for method in METHODS:
@@ -253,3 +254,16 @@ def test_popularity_bias_counts_lists_and_unrelated_items(data):
     assert bias.max_share >= expected
     roots = (ctx.eu.roots @ ctx.mx.roots.T) > 0
     assert bias.unrelated_share == pytest.approx(0.0) or not roots.all()
+
+
+def test_the_boosted_candidate_is_evaluated_on_request_under_the_same_folds(data):
+    orgs, coops, vectors, tax = data
+    result = evaluate(orgs, coops, vectors, taxonomy=tax, texts=[o.description for o in orgs], resamples=50,
+                      seed=0, negatives=4, methods=[RANKER, BOOSTED, "random"], protocols=[LOOO])
+    res = result.protocols[LOOO]
+    assert list(res.table().index) == [RANKER, BOOSTED, "random"]
+    ranker = sorted((r.pair, r.direction) for r in res.records if r.method == RANKER)
+    boosted = sorted((r.pair, r.direction) for r in res.records if r.method == BOOSTED)
+    assert ranker == boosted and boosted  # the same held-out queries
+    assert 0 < res.metrics[BOOSTED]["mrr"].value <= 1
+    assert BOOSTED not in METHODS  # not in the default tables

@@ -133,8 +133,11 @@ def evaluate_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Write results.json, results.md and ranks.csv here."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the confidence intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of negatives, tie-breaking and bootstrap."),
+    method: Optional[list[str]] = typer.Option(
+        None, "--method", help='Methods to compare (repeatable; default: the ranker, its reciprocal form and every '
+                               'baseline). Also available: "boosted trees", a candidate model.'),
 ) -> None:
-    """Score suggestions against the documented cooperations (leave-one-pair-out and newcomer)."""
+    """Score suggestions against the documented cooperations (newcomer, external and leave-one-pair-out)."""
     # Imported here, like the Suggester in matcher.service: every command module is imported
     # at start-up, and the ranking stack takes seconds that registry commands need not pay.
     from matcher.embeddings import get_encoder
@@ -152,8 +155,9 @@ def evaluate_command(
     texts = [profile_text(o, taxonomy) for o in orgs]
     vectors = encoder.encode(texts, show_progress_bar=True)
     result = evaluate(orgs, coops, vectors, taxonomy=taxonomy, texts=texts, resamples=bootstrap, seed=seed,
-                      progress=True, encoder_name=encoder.name)
-    save_evaluation(result.to_json(), settings)  # the model card reports the last evaluation
+                      progress=True, encoder_name=encoder.name, methods=method or None)
+    if method is None:  # the model card reports the last full evaluation
+        save_evaluation(result.to_json(), settings)
     if out is not None:
         for path in result.write(out):
             typer.echo(f"wrote {path}", err=True)

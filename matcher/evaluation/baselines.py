@@ -6,14 +6,23 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from matcher.features import FeatureContext, text_vectorizer
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from matcher.features import FEATURE_NAMES, FeatureContext, monotone_constraints, text_vectorizer
 from matcher.profiles import Organisation
-from matcher.ranker import fit_ranker, reciprocal_scores
+from matcher.ranker import DEFAULT_COLD_START, cold_start_rows, fit_ranker, reciprocal_scores
 
 RANKER = "ranker"
 RANKER_RECIPROCAL = "ranker (reciprocal)"
 BASELINES = ("random", "popularity", "sector overlap", "tf-idf", "embedding")
 METHODS = (RANKER, RANKER_RECIPROCAL, *BASELINES)
+#: A candidate model evaluated on request (``c2c evaluate --method "boosted trees"``): gradient-
+#: boosted trees on the ranker's features, rows and sign constraints, with settings fixed in
+#: advance. It lost to the logistic ranker on the newcomer and external protocols (README).
+BOOSTED = "boosted trees"
+OPTIONAL = (BOOSTED,)
+BOOSTED_SETTINGS = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 8, "min_samples_leaf": 40,
+                    "l2_regularization": 1.0}
 
 Scorer = Callable[[FeatureContext], np.ndarray]
 
@@ -36,6 +45,19 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
             model = fit_ranker(ctx, C=C, negatives=negatives, seed=seed, grid=grid)
             cache[:] = [(ctx, model.score_features(grid))]
         return cache[0][1]
+
+    boosted_cache: list[tuple[FeatureContext, np.ndarray]] = []
+
+    def boosted_probabilities(ctx: FeatureContext) -> np.ndarray:
+        if not boosted_cache or boosted_cache[0][0] is not ctx:
+            grid = ctx.grid()
+            e, m, y, w = ctx.training_rows(negatives, seed)
+            X, y, w = cold_start_rows(grid[e, m], y, w, DEFAULT_COLD_START)
+            model = HistGradientBoostingClassifier(monotonic_cst=monotone_constraints(FEATURE_NAMES), random_state=seed,
+                                                   **BOOSTED_SETTINGS).fit(X, y, sample_weight=w)
+            flat = model.predict_proba(grid.reshape(-1, grid.shape[-1]))[:, 1]
+            boosted_cache[:] = [(ctx, flat.reshape(grid.shape[:2]))]
+        return boosted_cache[0][1]
 
     fixed: dict[tuple[str, tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
 
@@ -71,4 +93,5 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
         "sector overlap": once("sector overlap", sector_overlap),
         "tf-idf": once("tf-idf", tfidf_scores),
         "embedding": once("embedding", lambda ctx: (ctx.eu.vectors @ ctx.mx.vectors.T).astype(np.float64)),
+        BOOSTED: boosted_probabilities,
     }

@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from matcher.calibration import Reliability, cross_fitted, fit_calibration, out_of_fold_scores, reliability
 from matcher.errors import InvalidProfile
-from matcher.evaluation.baselines import BASELINES, METHODS, RANKER, Scorer, scorers
+from matcher.evaluation.baselines import BASELINES, METHODS, OPTIONAL, RANKER, Scorer, scorers
 from matcher.evaluation.bias import popularity_bias
 from matcher.evaluation.bootstrap import bootstrap, paired_test
 from matcher.evaluation.metrics import EU_TO_MX, MX_TO_EU, RankRecord, rank_of, top_k
@@ -118,7 +118,7 @@ def evaluate(
     chosen = list(methods) if methods is not None else list(METHODS)
     unknown = [m for m in chosen if m not in all_scorers]
     if unknown:
-        raise InvalidProfile(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}", "methods")
+        raise InvalidProfile(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS + OPTIONAL)}", "methods")
     selected = {m: all_scorers[m] for m in chosen}
     population = len(organisations)
     out: dict[str, ProtocolResult] = {}
