@@ -32,6 +32,7 @@ from api.routes import admin, clusters, cooperations, events, exports, feedback,
 from api.schemas import ERROR_RESPONSES
 from matcher import __version__
 from matcher.errors import USER_ERRORS
+from matcher.memory import return_large_blocks
 from matcher.store.registry import Registry
 from matcher.service import Service
 from matcher.settings import Settings, get_settings
@@ -50,6 +51,7 @@ the body `{"error": {"status", "code", "message", "field"}}`.
 
 
 def _start(app: FastAPI) -> None:
+    return_large_blocks()  # before start-up builds its arrays, so that none of them stays in the heap
     if app.state.service is None:
         app.state.service = Service.open(app.state.settings)
         app.state.owns_service = True
