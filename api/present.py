@@ -13,7 +13,8 @@ from api.schemas import SuggestionsPublic
 
 def suggestions(result: BaseModel) -> SuggestionsPublic:
     """Public body of a Suggester result (a ``SuggestionList``)."""
-    return SuggestionsPublic.model_validate(result.model_dump())
+    # Read from the result's attributes: the same body as validating its dump, without the dump.
+    return SuggestionsPublic.model_validate(result, from_attributes=True)
 
 
 def render(result: BaseModel) -> bytes:

@@ -104,10 +104,14 @@ class Explainer:
         self._root_col = {r: j for j, r in enumerate(roots)}
         self._coop_roots = np.zeros((len(coops), len(roots)), dtype=bool)
         self._coops_of_pair: dict[tuple[str, str], list[int]] = {}
+        # Each organisation's documented partners, in the order of the cooperations.
+        self._partners: dict[str, list[str]] = {}
         self._last_party: dict[Side, tuple[tuple, np.ndarray, np.ndarray]] = {}
         for i, c in enumerate(coops):
             self._coop_roots[i, [self._root_col[r] for r in self._roots[c.id]]] = True
             self._coops_of_pair.setdefault((c.eu, c.mx), []).append(i)
+            self._partners.setdefault(c.eu, []).append(c.mx)
+            self._partners.setdefault(c.mx, []).append(c.eu)
 
     # ------------------------------------------------------------------ parts
     def sectors(self, eu: Organisation, mx: Organisation) -> tuple[list[str], list[str]]:
@@ -243,10 +247,7 @@ class Explainer:
         tax = self.ctx.taxonomy
         wanted = tax.expand(sectors) if sectors is not None else None
         best, best_sim = None, -np.inf
-        for c in self._coops:
-            if org_id not in (c.eu, c.mx):
-                continue
-            partner = c.mx if c.eu == org_id else c.eu
+        for partner in self._partners.get(org_id, ()):
             if partner == exclude:
                 continue
             if wanted is not None:

@@ -73,3 +73,25 @@ def test_clear_empties_entries_and_bytes():
     assert cache.bytes > 0
     cache.clear()
     assert len(cache) == 0 and cache.bytes == 0
+
+
+def test_a_rendered_list_is_the_public_schema_of_every_field():
+    from api.present import render
+    from api.schemas import SuggestionsPublic
+    from matcher.explain import Explanation, FeatureReason, Precedent
+    from matcher.profiles import CooperationType, OrgType
+    from matcher.ranking import Suggestion
+
+    explanation = Explanation(
+        shared_sectors=["Wind energy"], complementary_sectors=["Solar energy"],
+        top_features=[FeatureReason(feature="sector_jaccard", text="both work in wind energy", contribution=0.8123)],
+        precedent=Precedent(cooperation_id="c1", eu="eu-a", eu_name="EU A", mx="mx-b", mx_name="MX B",
+                            type=CooperationType.SIGNED_MOU, year=2018, similarity=0.71, text="like EU A and MX B"),
+        already_cooperating=True, summary="already cooperating; shared: Wind energy")
+    items = [Suggestion(rank=1, id="mx-b", name="MX B", side=Side.MX, country="MX", type=OrgType.CLUSTER,
+                        sectors=["wind"], score=0.9, probability=None, explanation=explanation)]
+    made = SuggestionList(query=QueryInfo(id="eu-a", name="EU A", side=Side.EU, sectors=["wind"]), items=items,
+                          note="a note", filters={"k": 3, "sector": ["energy"]}, data_version="v7")
+    body = render(made)
+    assert body == SuggestionsPublic.model_validate(made.model_dump()).model_dump_json().encode()
+    assert json.loads(body)["items"][0]["explanation"]["precedent"]["year"] == 2018

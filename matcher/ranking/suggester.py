@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from matcher.bulk import collection_paused
 from matcher.embeddings import Encoder, get_encoder
@@ -225,7 +224,7 @@ class Suggester:
             self._indexes.follow(orgs, version, self.encoder, self._on_write)
             vectors = self._indexes.vectors(orgs, self.encoder) if orgs else np.zeros((0, self.encoder.dim), np.float32)
             texts = self._texts.get([profile_text(o, self.taxonomy) for o in orgs])
-        with threadpool_limits(limits=1, user_api="blas"), collection_paused():
+        with single_threaded(), collection_paused():
             ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy, text=texts)
             if self._ranker.model is None:
                 self._ranker.load_or_train(ctx, version, self.encoder.name)
