@@ -4,7 +4,9 @@
 ``C2C_HOME``. For ``--seconds`` (default 30), 8 connections write as fast as they can (each
 loop: create a new profile with ``POST /clusters``; every third loop also change one of its own
 profiles with ``PATCH``) while 4 connections read ``GET /clusters/{id}/partners?k=10`` for random
-registered ids. Latency is per request, from send to last byte (closed loop). Afterwards every
+registered ids. Latency is per request, from send to last byte (closed loop); the CPU seconds
+each server process used during the run are recorded too (``server_cpu_s``), since the
+connections are shared out between the workers when they open. Afterwards every
 profile acknowledged as created is read back (none may be missing), and the partner list of
 the last one created must answer within 10 s (the background rebuild caught up).
 
@@ -34,11 +36,23 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api import CLI, RawClient, Server, all_ids, loadavg, summarise  # noqa: E402
+from bench_api import CLI, RawClient, Server, _children, all_ids, loadavg, summarise  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "churn.json"
 TARGETS = {"partners_p99_ms": 50.0, "create_p99_ms": 100.0}
 SECTORS = ["wind", "solar", "aerospace", "auto-parts", "software", "agrifood", "mining", "medical-devices"]
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User and system CPU time each process has used so far (seconds)."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
 
 
 def write_key(home: Path) -> str:
@@ -118,7 +132,12 @@ def scenario(home: Path, background: bool, seconds: float) -> dict[str, Any]:
         with httpx.Client(base_url=server.base, timeout=60) as http:
             for org in ids[:50]:
                 http.get(f"/clusters/{org}/partners", params={"k": 10})
+        processes = [server.proc.pid] + _children(server.proc.pid)
+        before = cpu_seconds(processes)
         out = asyncio.run(churn(server.base, key, ids, seconds, writers=8, readers=4))
+        after = cpu_seconds(processes)
+        # How the work spread over the processes (the connections are shared out when they open).
+        out["server_cpu_s"] = sorted((round(after[p] - before[p], 1) for p in after if p in before), reverse=True)
         created = out.pop("created")
         with httpx.Client(base_url=server.base, timeout=60) as http:
             missing = [i for i in created if http.get(f"/clusters/{i}").status_code != 200]

@@ -329,6 +329,7 @@ class CachedEncoder:
         self._transient: OrderedDict[str, np.ndarray] = OrderedDict()
         self._shards: list[str] = []
         self._base: str | None = None
+        self._base_stamp: tuple[int, int, int] | None = None  # identity of the keys.json last read
         self._lock = threading.RLock()
         self.encoded_count = 0
         if self.folder is not None:
@@ -349,6 +350,10 @@ class CachedEncoder:
         with self._lock:
             known = {k: v for k in keys if (v := self._lookup(k)) is not None}
             missing = list(dict.fromkeys(k for k in keys if k not in known))
+            if missing and self.folder is not None:
+                self._read_disk()  # another process may have encoded them meanwhile
+                known.update((k, v) for k in missing if (v := self._lookup(k)) is not None)
+                missing = [k for k in missing if k not in known]
             if missing:
                 by_key = dict(zip(keys, texts))
                 fresh = self._encode_missing([by_key[k] for k in missing], missing, show_progress_bar)
@@ -410,19 +415,33 @@ class CachedEncoder:
         return keys, vectors, listing["vectors"]
 
     def _read_disk(self) -> None:
+        """Read what the folder holds that this cache has not read yet: the base when it is new
+        (written by this process's compaction or another's) and every shard not read before.
+
+        Run at start and again before encoding, so that processes sharing the folder (the
+        workers of one server) encode each text once: a vector another process encoded and
+        saved is read instead of computed."""
         if self.folder is None:
             return
         keys_file = self.folder / "keys.json"
-        if keys_file.is_file():
+        stamp = _file_stamp(keys_file)
+        if stamp is not None and stamp != self._base_stamp:
             try:
                 keys, vectors, name = self._load_listing(keys_file)
                 self._vectors.update(zip(keys, vectors))
-                self._base = name
+                self._base, self._base_stamp = name, stamp
             except _UNREADABLE as exc:
-                log.warning("ignoring unreadable embedding cache %s: %s", self.folder, exc)
+                if _file_stamp(keys_file) == stamp:  # else replaced meanwhile by another process: read next time
+                    log.warning("ignoring unreadable embedding cache %s: %s", self.folder, exc)
+                    self._base_stamp = stamp
+        known = set(self._shards)
         for shard in sorted(self.folder.glob("shard-*.json")):
+            if shard.stem in known:
+                continue
             try:
                 keys, vectors, _ = self._load_listing(shard)
+            except FileNotFoundError:
+                continue  # compacted away by another process meanwhile: its vectors are in the new base
             except _UNREADABLE as exc:
                 log.warning("ignoring unreadable embedding cache shard %s: %s", shard, exc)
                 continue
@@ -448,7 +467,7 @@ class CachedEncoder:
     def _write_base(self) -> None:
         vectors_name = f"vectors-{uuid.uuid4().hex[:12]}.npy"
         self._write_listing(self.folder / "keys.json", vectors_name, list(self._vectors))
-        self._base = vectors_name
+        self._base, self._base_stamp = vectors_name, _file_stamp(self.folder / "keys.json")
         for stem in self._shards:
             (self.folder / f"{stem}.json").unlink(missing_ok=True)
             (self.folder / f"{stem}.npy").unlink(missing_ok=True)
@@ -465,6 +484,15 @@ class CachedEncoder:
             os.fsync(fh.fileno())
         write_text_atomic(listing_file, json.dumps({"model": self.name, "dim": self.dim, "vectors": vectors_name,
                                                     "keys": keys}), durable=False)
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from the next (inode, change time, size); None when missing."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _safe_name(name: str) -> str:

@@ -17,12 +17,13 @@ All features are computed for whole blocks of pairs at once with numpy
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, MutableMapping, Sequence
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
 from matcher.adjacency import Adjacency
 from matcher.errors import InvalidProfile
@@ -588,10 +589,44 @@ def _take(arrays: OrgArrays, rows: np.ndarray) -> OrgArrays:
     return OrgArrays(**{name: getattr(arrays, name)[rows] for name in arrays.__dataclass_fields__})
 
 
-def fit_text_model(texts: Sequence[str]) -> TextModel:
-    """The text model fitted on ``texts``, and their L2-normalised TF-IDF rows."""
+def fit_text_model(texts: Sequence[str], counted: MutableMapping[str, Counter] | None = None) -> TextModel:
+    """The text model fitted on ``texts``, and their L2-normalised TF-IDF rows.
+
+    The same model and rows, bit for bit, as :meth:`TfidfVectorizer.fit_transform` of
+    :func:`text_vectorizer` (the terms of each row in the order scikit-learn keeps them, so
+    sums come out identical). ``counted`` maps texts to their term counts and is filled with
+    the texts it lacks: a caller that keeps it tokenises only new texts on the next fit.
+    """
     vectorizer = text_vectorizer()
-    tfidf = vectorizer.fit_transform(list(texts)) if len(texts) else sparse.csr_matrix((0, 0))
+    if not len(texts):
+        return vectorizer, sparse.csr_matrix((0, 0))
+    analyse = vectorizer.build_analyzer()
+    counts: list[Counter] = []
+    for text in texts:
+        found = counted.get(text) if counted is not None else None
+        if found is None:
+            found = Counter(analyse(text))
+            if counted is not None:
+                counted[text] = found
+        counts.append(found)
+    first: dict[str, int] = {}  # term -> order of first appearance, as scikit-learn numbers them
+    seen = np.array([first.setdefault(term, len(first)) for c in counts for term in c], dtype=np.int64)
+    if not first:
+        raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+    values = np.array([n for c in counts for n in c.values()], dtype=np.float64)
+    lengths = np.array([len(c) for c in counts])
+    vocabulary = sorted(first)
+    alphabetical = np.empty(len(first), dtype=np.int64)
+    alphabetical[[first[term] for term in vocabulary]] = np.arange(len(vocabulary))
+    order = np.lexsort((seen, np.repeat(np.arange(len(counts)), lengths)))
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    matrix = sparse.csr_matrix((values[order], alphabetical[seen[order]].astype(np.int32), indptr),
+                               shape=(len(counts), len(vocabulary)))
+    weigh = TfidfTransformer(norm=vectorizer.norm, use_idf=vectorizer.use_idf, smooth_idf=vectorizer.smooth_idf,
+                             sublinear_tf=vectorizer.sublinear_tf)
+    tfidf = weigh.fit_transform(matrix)
+    vectorizer.vocabulary_ = {term: i for i, term in enumerate(vocabulary)}
+    vectorizer.idf_ = weigh.idf_
     return vectorizer, sparse.csr_matrix(tfidf)
 
 

@@ -227,6 +227,26 @@ def upsert_profile(index: VectorIndex, org: Organisation, encoder: Encoder, taxo
     return True
 
 
+def upsert_profiles(index: VectorIndex, orgs: Sequence[Organisation], encoder: Encoder, taxonomy: Taxonomy,
+                    lock: threading.RLock | None = None) -> int:
+    """Add or refresh several profiles, encoding the changed texts in one batch outside ``lock``
+    (which guards each change of the index). Returns how many were encoded."""
+    lock = lock or threading.RLock()
+    texts = [profile_text(org, taxonomy) for org in orgs]
+    digests = [content_hash(text, encoder.name) for text in texts]
+    with lock:
+        new = [i for i, (org, digest) in enumerate(zip(orgs, digests))
+               if org.id not in index or index.content_hash(org.id) != digest]
+    vectors = dict(zip(new, encode_texts(encoder, [texts[i] for i in new])))
+    for i, (org, digest) in enumerate(zip(orgs, digests)):
+        with lock:
+            if i in vectors:
+                index.upsert(org.id, vectors[i], item_meta(org), digest)
+            else:
+                index.update(org.id, meta=item_meta(org))
+    return len(vectors)
+
+
 def remove_profile(index: VectorIndex, org_id: str) -> bool:
     """Drop one profile if present. True when it was there."""
     if org_id in index:
@@ -271,6 +291,12 @@ class RegistrySync:
                 upsert_profile(self.index, self.get_profile(org_id), self.encoder, self.taxonomy)
             else:
                 return
+            self.touched()
+
+    def touched(self) -> None:
+        """Save the index after a change (made here or directly on the index): at once, or by the
+        timer of the burst."""
+        with self.lock:
             if self.save_to is None:
                 return
             self._dirty = True

@@ -75,8 +75,9 @@ class Settings(BaseSettings):
     #: at once; a positive value saves a store query per request at the cost of that delay.
     data_version_ttl_s: float = 0.0
     #: After a write, keep serving the previous suggestions while a background thread rebuilds
-    #: them (reads stay fast while others write; a list may lag a write by the rebuild time,
-    #: about a second on the shipped data). Off, the first read after a write rebuilds, and
+    #: them (reads stay fast while others write; a list may lag a write by the rebuild time, a
+    #: fraction of a second on the shipped data, and up to about two seconds while writes keep
+    #: coming). Off, the first read after a write rebuilds, and
     #: every read sees every earlier write. ``c2c serve`` turns it on unless set.
     background_rebuild: bool = False
     #: Seconds between a write and the save of the vector index it changed (a burst of writes

@@ -8,6 +8,7 @@ the model's parameters, and reads it back when it starts on the same texts.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -34,10 +35,16 @@ def texts_key(texts: Sequence[str]) -> str:
 
 
 class TextModelCache:
-    """The fitted text model of the last texts asked for, kept in one file."""
+    """The fitted text model of the last texts asked for, kept in one file.
+
+    The term counts of those texts are kept in memory too, so that after a write a refit
+    tokenises only the texts that are new (the model itself, its vocabulary and document
+    frequencies, is refitted whole: every text's weights depend on every other text).
+    """
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self._counted: dict[str, Counter] = {}
 
     def get(self, texts: Sequence[str]) -> TextModel:
         """The model fitted on ``texts`` and their TF-IDF rows: read from the file when it holds
@@ -46,7 +53,9 @@ class TextModelCache:
         cached = self._read(key)
         if cached is not None:
             return cached
-        vectorizer, matrix = fit_text_model(texts)
+        counted = self._counted
+        vectorizer, matrix = fit_text_model(texts, counted)
+        self._counted = {text: counted[text] for text in texts}
         vocabulary = getattr(vectorizer, "vocabulary_", None)
         if vocabulary is not None:
             terms = [""] * len(vocabulary)

@@ -9,7 +9,12 @@ registry's writes so single profiles are added, updated or removed in the index 
 loads the ranker kept in the store under ``Settings().ranker_name`` (training and saving it when there
 is none).
 Whenever the registry's data version moves (a profile or a cooperation changed, in this
-process or another) the feature context and the score matrices are rebuilt on the next call.
+process or another) the feature context and the score matrices are rebuilt on the next call
+(in a background thread with ``Settings().background_rebuild``). A rebuild reads only the
+organisations written since the last one (:mod:`~matcher.ranking.snapshot`), tokenises only new
+texts for the TF-IDF model and encodes only changed profiles; the features and scores of every
+pair are then recomputed, since several of them (TF-IDF weights, sector and type shares) depend
+on every organisation, and the result equals a rebuild from nothing.
 Results are not cached here: a server caches its rendered responses by request and by
 :meth:`Suggester.results_version` (:mod:`api.present`), which keeps long-lived Python objects,
 and so garbage-collection pauses, small.
@@ -59,7 +64,8 @@ each next item maximises ``0.7 * score - 0.3 * (max embedding similarity to the 
 already chosen)``, so ten near-identical organisations do not fill the list.
 
 Modules: :mod:`~matcher.ranking.suggester` (the facade), :mod:`~matcher.ranking.state` (what is
-precomputed per data version), :mod:`~matcher.ranking.models` (the ranker's lifecycle),
+precomputed per data version), :mod:`~matcher.ranking.snapshot` (the organisations a rebuild
+read last), :mod:`~matcher.ranking.models` (the ranker's lifecycle),
 :mod:`~matcher.ranking.indexes` (the vector index's lifecycle), :mod:`~matcher.ranking.scoring`
 (dense scores), :mod:`~matcher.ranking.estimates` (estimated scores on large registries),
 :mod:`~matcher.ranking.candidates`, :mod:`~matcher.ranking.selection` (threshold, order, MMR,

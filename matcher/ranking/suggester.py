@@ -24,11 +24,12 @@ from matcher.ranking.models import RankerKeeper
 from matcher.ranking.results import SuggestionList
 from matcher.ranking.scoring import build_state, encode_unsaved, external_scores, pair_scores
 from matcher.ranking.selection import check_k, select
+from matcher.ranking.snapshot import Snapshot
 from matcher.ranking.state import Choice, Request, State, split_cooperations
 from matcher.sector_reading import MainSectorReader
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy, load_taxonomy
-from matcher.text import normalise, profile_text
+from matcher.text import normalise
 from matcher.textmodel import TEXT_MODEL_FILE, TextModelCache
 
 log = logging.getLogger("c2c.suggest")
@@ -69,6 +70,7 @@ class Suggester:
         self._indexes = IndexKeeper(registry, self.settings, self.taxonomy, progress)
         self._ranker = RankerKeeper(registry, self.settings)
         self._texts = TextModelCache(self.settings.home / TEXT_MODEL_FILE)
+        self._profiles = Snapshot(registry, self.taxonomy)
         self._state: State | None = None
         self._seen = ""  # the newest data version read from the store
         self._refresher: threading.Thread | None = None
@@ -144,10 +146,13 @@ class Suggester:
         self._indexes.flush()
 
     def _on_write(self, event: str, org_id: str) -> None:
-        """Registry callback: apply the write to the index now, rebuild scores on next use."""
+        """Registry callback: apply the write to the index now, rebuild scores on next use.
+
+        With background rebuilds the rebuild brings the index in step instead, so that a write
+        request does no derived work; a written profile is encoded ahead, in the background."""
         if self.settings.background_rebuild:
-            with self._indexes.lock:
-                self._indexes.apply(event, org_id)
+            if event in ("created", "updated"):
+                self._indexes.encode_soon(org_id, self.encoder)
             self._checked_at = 0.0
             return
         with self._lock:
@@ -219,13 +224,18 @@ class Suggester:
     def _build(self, version: str) -> State:
         """Read the registry, bring the index in step, load or train the ranker, and score."""
         with collection_paused():
-            orgs = self.registry.all_organisations()
-            coops, held = split_cooperations(self.registry.all_cooperations())
+            orgs, texts = self._profiles.read()
+            # Profiles and cooperations are two reads: a cooperation of a profile written by
+            # another process between them belongs to a newer data version, which the next
+            # rebuild reads whole; this one leaves it out rather than fail.
+            read = {o.id for o in orgs}
+            coops, held = split_cooperations([c for c in self.registry.all_cooperations()
+                                              if c.eu in read and c.mx in read])
             self._indexes.follow(orgs, version, self.encoder, self._on_write)
             vectors = self._indexes.vectors(orgs, self.encoder) if orgs else np.zeros((0, self.encoder.dim), np.float32)
-            texts = self._texts.get([profile_text(o, self.taxonomy) for o in orgs])
+            text_model = self._texts.get(texts)
         with single_threaded(), collection_paused():
-            ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy, text=texts)
+            ctx = FeatureContext.build(orgs, coops, vectors, self.taxonomy, text=text_model)
             if self._ranker.model is None:
                 self._ranker.load_or_train(ctx, version, self.encoder.name)
             state = build_state(version, ctx, self._ranker.model, orgs, held, self._ranker.generation,
@@ -366,7 +376,8 @@ class Suggester:
         result = select(state, query, query_id, vector, prob, recip, features, known, rows, request,
                         self.min_probability, self.require_fit)
         if state.version != self._seen:
-            kept = [item for item in result.items if self.registry.exists(item.id)]
+            stored = self.registry.existing(item.id for item in result.items)
+            kept = [item for item in result.items if item.id in stored]
             if len(kept) < len(result.items):
                 result.items = [item.model_copy(update={"rank": rank}) for rank, item in enumerate(kept, start=1)]
         return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -175,6 +175,35 @@ class Registry:
     def exists(self, org_id: str) -> bool:
         with self.store.read() as s:
             return s.get(OrganisationRow, org_id) is not None
+
+    def existing(self, org_ids: Iterable[str]) -> set[str]:
+        """Those of ``org_ids`` that are stored, in one query."""
+        wanted = list(dict.fromkeys(org_ids))
+        if not wanted:
+            return set()
+        with self.store.read() as s:
+            return set(s.scalars(select(OrganisationRow.id).where(OrganisationRow.id.in_(wanted))))
+
+    def changed_organisations(self, known: Mapping[str, str]) -> tuple[dict[str, str], list[Organisation]]:
+        """Every organisation's content digest (id -> digest, in id order) and the organisations
+        whose digest is not the one in ``known``, read in one transaction: a reader that keeps
+        the organisations it read last fetches only those written since."""
+        with self.store.read() as s:
+            digests = dict(s.execute(select(OrganisationRow.id, OrganisationRow.content_hash)
+                                     .order_by(OrganisationRow.id)).all())
+            stale = [org_id for org_id, digest in digests.items() if known.get(org_id) != digest]
+            return digests, self._load_many(s, stale, everything=len(stale) == len(digests))
+
+    def get_many(self, org_ids: Iterable[str]) -> list[Organisation]:
+        """The stored organisations among ``org_ids``, in id order (the others are left out)."""
+        with self.store.read() as s:
+            return self._load_many(s, sorted(set(org_ids)))
+
+    def _load_many(self, s: Session, org_ids: list[str], everything: bool = False) -> list[Organisation]:
+        rows = [row for i in range(0, len(org_ids), 500) for row in s.execute(
+            select(OrganisationRow.__table__).where(OrganisationRow.id.in_(org_ids[i:i + 500]))
+            .order_by(OrganisationRow.id))]
+        return load_organisations(s, rows, everything=everything)
 
     def get(self, org_id: str) -> Organisation:
         """The organisation with exactly this id; UnknownOrganisation (with close names) if none."""
