@@ -249,7 +249,6 @@ def test_cached_encoder_transient_texts_stay_off_disk(tmp_path: Path):
 @pytest.mark.model
 def test_bundled_model_loads_only_when_something_is_encoded():
     from matcher.embeddings import SentenceTransformerEncoder
-    from matcher.settings import Settings
 
     encoder = SentenceTransformerEncoder(minilm_model_path())
     assert encoder.dim == 384 and encoder._model is None

@@ -87,3 +87,25 @@ def test_the_process_shares_one_section(two_threads):
     with single_threaded():
         assert thread_counts() == {1}
     assert thread_counts() == {2}
+
+
+def test_a_thread_pool_loaded_after_the_first_section_is_limited_too():
+    """The encoder's libraries (torch) load on first use, after requests have used the section."""
+    import subprocess
+    import sys
+
+    code = """
+import faiss, numpy
+from threadpoolctl import threadpool_info, threadpool_limits
+from matcher.ranking.estimates import SingleThreaded
+section = SingleThreaded()
+with threadpool_limits(limits=2):
+    with section:
+        pass
+    import torch  # brings thread pools of its own
+    with section:
+        print(sorted({lib["num_threads"] for lib in threadpool_info()}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[1]"

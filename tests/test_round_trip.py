@@ -20,7 +20,6 @@ from matcher.io import Kind, Known, export_bytes, read_file, validate
 from matcher.profiles import (
     ACRONYM_MAX,
     DESCRIPTION_MAX,
-    JSON_CELL_MAX,
     LIST_MAX,
     NAME_MAX,
     NOTE_MAX,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -51,10 +52,13 @@ class SingleThreaded:
         self._per_thread: Any = None  # controller of the pools each thread sizes for itself
         self._limiter: Any = None
         self._local = threading.local()
+        self._modules = 0  # len(sys.modules) when the controllers were built
 
     def __enter__(self) -> SingleThreaded:
         with self._lock:
-            if self._shared is None:
+            if self._shared is None or (not self._inside and len(sys.modules) != self._modules):
+                # Built once, and again when an import may have loaded another thread pool
+                # (the encoder's libraries load on first use).
                 self._controllers()
             if not self._inside:
                 self._limiter = _as_owner(lambda: self._shared.limit(limits=1))
@@ -80,6 +84,7 @@ class SingleThreaded:
     def _controllers(self) -> None:
         from threadpoolctl import ThreadpoolController
 
+        self._modules = len(sys.modules)
         every = ThreadpoolController()
         self._per_thread = every.select(user_api="openmp", threading_layer="openmp")
         own = {lib.filepath for lib in self._per_thread.lib_controllers}
