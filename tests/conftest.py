@@ -14,6 +14,7 @@ import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,6 +53,24 @@ def pg_unavailable() -> str | None:
     return None
 
 
+@contextmanager
+def fresh_pg_schema(prefix: str) -> Iterator[str]:
+    """A new, empty schema on the local server (the test is skipped without one), dropped after."""
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def pg_schema_url(schema: str, application_name: str | None = None) -> str:
     """The local server's URL with ``schema`` first on the search path."""
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
@@ -85,20 +104,9 @@ def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
 @pytest.fixture(scope="session")
 def _pg_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A schema of this test run's own on the local server, migrated once, dropped at the end."""
-    reason = pg_unavailable()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    schema = f"c2c_test_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    with fresh_pg_schema("c2c_test") as schema:
         _migrated(pg_schema_url(schema), tmp_path_factory.mktemp("pg"))
         yield schema
-    finally:
-        with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, SOURCE
-from conftest import PG_CONNINFO, pg_schema_url, pg_unavailable
+from conftest import fresh_pg_schema, pg_schema_url
 from server_fixtures import CLI, free_port, wait_for
 
 from index import VectorIndex
@@ -127,36 +127,23 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Ser
     """A stopped server on the fixtures (SQLite in the home, or a fresh PostgreSQL schema) and a write key."""
     env = {**os.environ, "C2C_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "C2C_API_RATE_PER_MINUTE": "0"}
     env.pop("C2C_DATABASE_URL", None)
-    schema = None
-    if request.param == "postgres":
-        reason = pg_unavailable()
-        if reason:
-            pytest.skip(reason)
-        import psycopg
-
-        schema = f"c2c_kill_{secrets.token_hex(6)}"
-        with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        env["C2C_DATABASE_URL"] = pg_schema_url(schema)
-    settings = Settings(home=tmp_path, database_url=env.get("C2C_DATABASE_URL", ""))
-    with Registry.open(settings, init=False) as registry:
-        registry.init(seed=False)
-        registry.import_records(ORGANISATIONS, COOPERATIONS)
-    made = subprocess.run(CLI + ["keys", "create", "--scope", "write", "--name", "kill test"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert made.returncode == 0, made.stderr
-    server = ServerProcess(env, free_port())
-    try:
-        yield server, settings, {"X-API-Key": made.stdout.strip().splitlines()[-1]}
-    finally:
-        if server.proc is not None and server.proc.poll() is None:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait()
-        if schema:
-            import psycopg
-
-            with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with ExitStack() as stack:
+        if request.param == "postgres":
+            env["C2C_DATABASE_URL"] = pg_schema_url(stack.enter_context(fresh_pg_schema("c2c_kill")))
+        settings = Settings(home=tmp_path, database_url=env.get("C2C_DATABASE_URL", ""))
+        with Registry.open(settings, init=False) as registry:
+            registry.init(seed=False)
+            registry.import_records(ORGANISATIONS, COOPERATIONS)
+        made = subprocess.run(CLI + ["keys", "create", "--scope", "write", "--name", "kill test"], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert made.returncode == 0, made.stderr
+        server = ServerProcess(env, free_port())
+        try:
+            yield server, settings, {"X-API-Key": made.stdout.strip().splitlines()[-1]}
+        finally:
+            if server.proc is not None and server.proc.poll() is None:
+                os.killpg(server.proc.pid, signal.SIGKILL)
+                server.proc.wait()
 
 
 # --- the writers ---------------------------------------------------------------------------------
