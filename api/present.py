@@ -17,6 +17,13 @@ def suggestions(result: BaseModel) -> SuggestionsPublic:
     return SuggestionsPublic.model_validate(result, from_attributes=True)
 
 
+def mentioned(result: BaseModel) -> tuple[str, ...]:
+    """Ids of the registered organisations a Suggester result names: its query's and its items'."""
+    query = getattr(getattr(result, "query", None), "id", None)
+    items = tuple(item.id for item in getattr(result, "items", ()))
+    return ((query,) if query else ()) + items
+
+
 def render(result: BaseModel) -> bytes:
     """JSON body of a Suggester result, validated against the public schema."""
     return suggestions(result).model_dump_json().encode()
@@ -29,48 +36,56 @@ class RenderedSuggestions:
     recently used first out, so even lists of the largest ``k`` cannot grow a worker's memory
     by more than that.
 
-    Only bytes are kept, never the result objects: a few hundred cached lists of pydantic
-    objects would hold hundreds of thousands of objects that every full garbage collection
-    walks, pausing the server for tens of milliseconds. Entries of an older data version are
-    dropped as soon as a newer version is seen, so a deleted or edited profile is never served
-    from here.
+    Only bytes are kept (with the ids of the organisations a body names), never the result
+    objects: a few hundred cached lists of pydantic objects would hold hundreds of thousands of
+    objects that every full garbage collection walks, pausing the server for tens of
+    milliseconds. Entries of an older results version are dropped as soon as a newer version is
+    seen. While a background rebuild runs, the previous version's bodies keep being served, each
+    after ``confirm`` says that the organisations it names are all still registered (a deleted
+    profile is never served from here).
     """
 
     def __init__(self, size: int = 4096, max_bytes: int = 32 * 1024 * 1024):
         self.size = size
         self.max_bytes = max_bytes
-        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._items: OrderedDict[Hashable, tuple[bytes, tuple[str, ...]]] = OrderedDict()
         self._bytes = 0
         self._version: str | None = None
         self._lock = threading.Lock()
 
-    def get_or_render(self, key: Hashable, version: Callable[[], str], compute: Callable[[], BaseModel]) -> bytes:
+    def get_or_render(self, key: Hashable, version: Callable[[], str], compute: Callable[[], BaseModel],
+                      confirm: Callable[[str, tuple[str, ...]], bool] | None = None) -> bytes:
         """The cached body for ``key``, or ``compute()``'s result rendered and kept.
 
         ``version()`` names what results depend on (the Suggester's ``results_version``). A
         body is kept only if it was made on the version read before computing: the version a
         result carries says so; for a result that carries none, ``version()`` is read again.
+        A cached body is served only if ``confirm`` (when given) accepts it, called with the
+        version it was made on and the ids of the organisations it names; otherwise it is
+        computed again.
         """
         before = version()
         with self._lock:
             if before != self._version:
                 self._clear()
                 self._version = before
-            body = self._items.get(key)
-            if body is not None:
+            entry = self._items.get(key)
+            if entry is not None:
                 self._items.move_to_end(key)
-                return body
+        if entry is not None and (confirm is None or confirm(before, entry[1])):
+            return entry[0]
         result = compute()
         body = render(result)
         made_on = getattr(result, "_results_version", "") or version()
         if made_on == before and len(body) <= self.max_bytes:  # no write or refit happened meanwhile
+            named = mentioned(result)
             with self._lock:
                 if self._version == before:
                     old = self._items.pop(key, None)
-                    self._bytes += len(body) - (len(old) if old is not None else 0)
-                    self._items[key] = body
+                    self._bytes += len(body) - (len(old[0]) if old is not None else 0)
+                    self._items[key] = (body, named)
                     while len(self._items) > self.size or self._bytes > self.max_bytes:
-                        self._bytes -= len(self._items.popitem(last=False)[1])
+                        self._bytes -= len(self._items.popitem(last=False)[1][0])
         return body
 
     def clear(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -32,3 +33,26 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float = 240.0) -> None:
             pass
         time.sleep(0.3)
     raise AssertionError(f"no answer from {url} within {timeout} s")
+
+
+def connection_owners(port: int) -> dict[int, int]:
+    """Established TCP connections to local ``port`` (IPv4), counted by the process that holds each
+    (read from /proc: which server worker took which connection)."""
+    inodes = set()
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+        if local_port == port and state == "01":  # 01: ESTABLISHED
+            inodes.add(f"socket:[{inode}]")
+    owners: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            links = [os.readlink(f"/proc/{entry}/fd/{fd}") for fd in os.listdir(f"/proc/{entry}/fd")]
+        except OSError:
+            continue
+        held = sum(link in inodes for link in links)
+        if held:
+            owners[int(entry)] = held
+    return owners

@@ -95,3 +95,21 @@ def test_a_rendered_list_is_the_public_schema_of_every_field():
     body = render(made)
     assert body == SuggestionsPublic.model_validate(made.model_dump()).model_dump_json().encode()
     assert json.loads(body)["items"][0]["explanation"]["precedent"]["year"] == 2018
+
+
+def test_a_cached_body_is_served_only_when_confirm_accepts_the_organisations_it_names():
+    cache, count = RenderedSuggestions(), Counter()
+    asked: list[tuple[str, tuple[str, ...]]] = []
+    registered = {"a"}
+
+    def confirm(version: str, ids: tuple[str, ...]) -> bool:
+        asked.append((version, ids))
+        return set(ids) <= registered
+
+    cache.get_or_render("a", lambda: "v1", count(result("a")), confirm=confirm)
+    assert count.calls == 1 and asked == []  # a fresh computation needs no confirmation
+    cache.get_or_render("a", lambda: "v1", count(result("a")), confirm=confirm)
+    assert count.calls == 1 and asked == [("v1", ("a",))]
+    registered.clear()  # deleted since the version was built: computed again, not served from the cache
+    cache.get_or_render("a", lambda: "v1", count(result("a")), confirm=confirm)
+    assert count.calls == 2

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 from typing import Iterator
 
@@ -20,7 +21,7 @@ import psycopg
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
 from conftest import PG_CONNINFO, pg_unavailable, pg_schema_url
-from server_fixtures import CLI, free_port, wait_for
+from server_fixtures import CLI, connection_owners, free_port, wait_for
 
 from matcher.store.registry import Registry
 from matcher.settings import Settings
@@ -150,3 +151,25 @@ def test_a_retrain_with_feedback_reaches_every_worker(server):
         # New connections spread over the workers: each must serve the model just saved.
         for _ in range(8):
             assert http.get("/model").json()["ranker"]["feedback"]["positives"] == 1
+
+
+def test_keep_alive_connections_opened_together_are_shared_out_between_workers(server):
+    """Each worker listens on a socket of its own (api.workers), so a client's pool of keep-alive
+    connections does not all land on whichever worker woke first."""
+    base, _, env = server
+    if "C2C_DATABASE_URL" not in env:
+        pytest.skip("one worker")
+    port = int(base.rsplit(":", 1)[1])
+    connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    try:
+        for conn in connections:
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        for conn in connections:
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        owners = connection_owners(port)
+        assert sum(owners.values()) >= 16
+        # Shared by a hash of the client's port: all 16 on one of two workers has odds of 2 in 65,536.
+        assert len(owners) == 2, owners
+    finally:
+        for conn in connections:
+            conn.close()

@@ -4,6 +4,7 @@ a rebuild from nothing gives, and writers and workers must not repeat each other
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from api.present import RenderedSuggestions
 from matcher.dataset import load_dataset
 from matcher.embeddings import CachedEncoder, KeywordEncoder
 from matcher.features import fit_text_model, text_vectorizer
@@ -99,6 +101,40 @@ def test_a_deleted_organisation_is_never_shown_while_the_rebuild_runs(tmp_path: 
             assert served.data_version != reg.data_version()  # still the previous version
             assert "mx-wind" not in {s.id for s in served.items}
             assert [s.rank for s in served.items] == list(range(1, len(served.items) + 1))
+    finally:
+        sg.close()
+        reg.close()
+
+
+def test_a_cached_list_of_the_previous_version_is_served_until_it_names_a_deleted_organisation(tmp_path: Path):
+    """The API's rendered bodies outlive a write while the rebuild runs, never a deletion."""
+    reg = _registry(tmp_path, background_rebuild=True)
+    sg = Suggester(reg, reg.settings, encoder=fx.encoder(), min_probability=0.0, require_fit=False)
+    cache, computed = RenderedSuggestions(), []
+
+    def compute():
+        computed.append(1)
+        return sg.suggest("eu-wind", k=10)
+
+    def served() -> dict:
+        return json.loads(cache.get_or_render("eu-wind", sg.results_version, compute, confirm=sg.all_registered))
+
+    try:
+        first, made_on = served(), sg.results_version()
+        assert "mx-wind" in {s["id"] for s in first["items"]}
+        with sg._lock:  # the background rebuild cannot finish meanwhile
+            reg.create(fx.org("mx-wind-2", Side.MX, ["wind"], "wind energy park services"))
+            assert served() == first and len(computed) == 1  # the previous version's body, not recomputed
+            reg.delete("mx-wind")
+            after = served()
+            assert len(computed) == 2 and "mx-wind" not in {s["id"] for s in after["items"]}
+        sg._refresher.join()
+        # A body made on the previous version, confirmed just after the new one is served (a
+        # request racing the rebuild), is still checked against the store.
+        assert not sg.all_registered(made_on, ("eu-wind", "mx-wind"))
+        fresh = served()
+        assert fresh["data_version"] == reg.data_version() and len(computed) == 3
+        assert sg.all_registered(sg.results_version(), ("eu-wind", "gone-long-ago"))  # current: no query
     finally:
         sg.close()
         reg.close()

@@ -93,4 +93,5 @@ def partners(
         return result
 
     key = (id, k, sector, country, type, exclude_existing, diversify)
-    return json_response(rendered.get_or_render(key, suggester.results_version, compute))
+    return json_response(rendered.get_or_render(key, suggester.results_version, compute,
+                                                confirm=suggester.all_registered))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 import uvicorn
 
 from api.server import HTTP_PROTOCOL
+from api.workers import run_workers
 from matcher.cli.app import app
 from matcher.cli.output import Format, render
 from matcher.logs import configure_logging, level_name, logging_config
@@ -82,13 +83,9 @@ def _serve(host: str, port: int, workers: int, reload: bool, log_level: str) -> 
     level = level_name(log_level or settings.log_level)
     configure_logging(level, settings.log_json)
     typer.echo(f"serving on http://{host}:{port} (docs at /docs) with {workers} worker(s)", err=True)
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
+    options: dict[str, Any] = dict(
         host=host,
         port=port,
-        workers=None if reload else workers,
-        reload=reload,
         log_level=level.lower(),
         log_config=logging_config(level, settings.log_json),
         http=HTTP_PROTOCOL,
@@ -96,6 +93,11 @@ def _serve(host: str, port: int, workers: int, reload: bool, log_level: str) -> 
         # believe any loopback peer).
         proxy_headers=False,
     )
+    if workers > 1 and not reload:
+        # Each worker listens on a socket of its own, so connections opened together spread out.
+        run_workers(uvicorn.Config("api.app:create_app", factory=True, workers=workers, **options))
+        return
+    uvicorn.run("api.app:create_app", factory=True, reload=reload, **options)
 
 
 @keys_app.command("create")

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -106,13 +106,23 @@ class Suggester:
         return self._ranker.meta
 
     def results_version(self) -> str:
-        """Changes whenever a suggestion may change (every data version, every refit); callers that
-        keep results (the API's rendered responses) key them by this."""
-        state = self._current()
-        if state.version != self._seen:
-            # Served while a rebuild runs: not the same results as the fresh version will give.
-            return f"{state.results_version}~{self._seen}"
-        return state.results_version
+        """The version of the results served now; changes whenever a suggestion may change (every
+        data version, every refit). Callers that keep results (the API's rendered responses) key
+        them by this. While a background rebuild runs it stays the previous version's: those
+        lists still stand, except for organisations deleted since, which :meth:`all_registered`
+        checks."""
+        return self._current().results_version
+
+    def all_registered(self, results_version: str, org_ids: Iterable[str]) -> bool:
+        """Whether every one of ``org_ids``, named by a list made on ``results_version``, is still
+        registered. True at once when that is the version served and it is the store's current
+        data version; otherwise (a rebuild is running or due, or the list is older than what is
+        served) the store is asked."""
+        state = self._state
+        if state is not None and state.results_version == results_version and state.version == self._seen:
+            return True
+        wanted = set(org_ids)
+        return not wanted or self.registry.existing(wanted) == wanted
 
     def read_sectors(self, text: str) -> list[str]:
         """The main sector of a free-text profile, read alike in Spanish and English
