@@ -56,8 +56,11 @@ def _start(app: FastAPI) -> None:
         app.state.service = Service.open(app.state.settings)
         app.state.owns_service = True
     service: Service = app.state.service
-    # A write in this process drops rendered suggestions at once.
-    app.state.unsubscribe_rendered = service.registry.subscribe(lambda event, org_id: app.state.rendered.clear())
+    # A deletion in this process drops rendered suggestions at once. Other writes need not: a new
+    # data version clears them once its rebuild is served, and meanwhile a body is served only
+    # after the organisations it names are found still registered (RenderedSuggestions).
+    app.state.unsubscribe_rendered = service.registry.subscribe(
+        lambda event, org_id: app.state.rendered.clear() if event == "deleted" else None)
     try:
         # Load or build the index and the ranker, and load the model, now rather than on a first request.
         service.suggester.warm_up()

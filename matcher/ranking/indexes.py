@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable
 
 import numpy as np
 
 from matcher.embeddings import CachedEncoder, Encoder
+from matcher.priority import lower_this_thread
 from matcher.profiles import Organisation
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy
 from matcher.text import profile_text
 
 log = logging.getLogger("c2c.index")
+
+#: How long the encoding thread waits for more written profiles before encoding a batch (seconds).
+ENCODE_GATHER_S = 0.25
 
 
 class IndexKeeper:
@@ -86,8 +91,14 @@ class IndexKeeper:
                 self._encoding.start()
 
     def _encode_queued(self, encoder: CachedEncoder) -> None:
-        """Encode the queued profiles' texts, batch after batch, until the queue is empty."""
+        """Encode the queued profiles' texts, batch after batch, until the queue is empty.
+
+        Each batch waits :data:`ENCODE_GATHER_S` for the writes that follow: under a stream of
+        writes one batch of many texts costs far less than many batches of one (a database
+        read, a cache file and a listing each)."""
+        lower_this_thread()
         while True:
+            time.sleep(ENCODE_GATHER_S)
             with self._queue_lock:
                 ids, self._queued = list(self._queued), {}
                 if not ids:

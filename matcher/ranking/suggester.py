@@ -15,6 +15,7 @@ from matcher.embeddings import Encoder, get_encoder
 from index.atomic import write_text_atomic
 from matcher.errors import InvalidProfile, NotTrained, UnknownOrganisation
 from matcher.features import FeatureContext
+from matcher.priority import lower_this_thread
 from matcher.profiles import Organisation, Side
 from matcher.ranker import RANKER_FILE
 from matcher.ranking.candidates import candidates
@@ -217,6 +218,7 @@ class Suggester:
         Under a stream of writes the rebuilds are spaced by :data:`REBUILD_PAUSE_S`, so that
         they leave the processor to the requests (the lists lag the writes by that much more).
         """
+        lower_this_thread()
         try:
             for attempt in range(10):  # writes keep coming: serve a recent version rather than chase the newest
                 if attempt:
