@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -314,18 +314,27 @@ class CachedEncoder:
     ``encode(texts, persist=False)`` is for texts that should not outlive the process (profiles
     that are not saved): their vectors are kept only in a bounded in-memory LRU of
     ``transient_size`` entries and never written to disk.
+
+    In memory (and so in the base a compaction writes) the cache keeps the ``memory_size`` most
+    recently used vectors. The vector index keeps those of every current profile; this cache
+    serves the texts written since the index was last brought in step, and shares them with
+    other processes. Without the bound a server kept every text ever written (each create and
+    each changed description, also of profiles deleted since) in every worker. A text that fell
+    out is encoded again if it is ever asked for.
     """
 
     def __init__(self, encoder: Encoder, cache_dir: str | os.PathLike[str] | None = None,
-                 batch_size: int = 256, max_shards: int = 16, transient_size: int = 1024):
+                 batch_size: int = 256, max_shards: int = 16, transient_size: int = 1024,
+                 memory_size: int = 4096):
         self.inner = encoder
         self.name = encoder.name
         self.dim = encoder.dim
         self.batch_size = batch_size
         self.max_shards = max_shards
         self.transient_size = transient_size
+        self.memory_size = memory_size
         self.folder = Path(cache_dir) / _safe_name(f"{encoder.name}-{encoder.dim}") if cache_dir else None
-        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._transient: OrderedDict[str, np.ndarray] = OrderedDict()
         self._shards: list[str] = []
         self._base: str | None = None
@@ -359,8 +368,8 @@ class CachedEncoder:
                 fresh = self._encode_missing([by_key[k] for k in missing], missing, show_progress_bar)
                 known.update(fresh)
                 if persist:
-                    self._vectors.update(fresh)
-                    self._write_disk(list(fresh))
+                    self._keep(fresh.items())
+                    self._write_disk([k for k in fresh if k in self._vectors])
                 else:
                     for key, row in fresh.items():
                         self._remember(key, row)
@@ -370,7 +379,9 @@ class CachedEncoder:
 
     def _lookup(self, key: str) -> np.ndarray | None:
         row = self._vectors.get(key)
-        if row is None and key in self._transient:
+        if row is not None:
+            self._vectors.move_to_end(key)
+        elif key in self._transient:
             self._transient.move_to_end(key)
             row = self._transient[key]
         return row
@@ -384,8 +395,17 @@ class CachedEncoder:
     def seed(self, keys: list[str], vectors: np.ndarray) -> None:
         """Remember vectors already known under their content hashes (e.g. from an index)."""
         with self._lock:
-            for key, row in zip(keys, np.asarray(vectors, dtype=np.float32)):
-                self._vectors.setdefault(key, row.copy())
+            self._keep((key, row) for key, row in zip(keys, np.asarray(vectors, dtype=np.float32))
+                       if key not in self._vectors)
+
+    def _keep(self, rows: Any) -> None:
+        """Remember ``(key, vector)`` rows as the most recently used (copies: no row holds on to
+        a whole matrix read from disk), forgetting the least recently used beyond ``memory_size``."""
+        for key, row in rows:
+            self._vectors[key] = np.array(row, dtype=np.float32)
+            self._vectors.move_to_end(key)
+        while len(self._vectors) > self.memory_size:
+            self._vectors.popitem(last=False)
 
     def _encode_missing(self, texts: list[str], keys: list[str], progress: bool) -> dict[str, np.ndarray]:
         starts = range(0, len(texts), self.batch_size)
@@ -428,7 +448,7 @@ class CachedEncoder:
         if stamp is not None and stamp != self._base_stamp:
             try:
                 keys, vectors, name = self._load_listing(keys_file)
-                self._vectors.update(zip(keys, vectors))
+                self._keep(zip(keys[-self.memory_size:], vectors[-self.memory_size:]))
                 self._base, self._base_stamp = name, stamp
             except _UNREADABLE as exc:
                 if _file_stamp(keys_file) == stamp:  # else replaced meanwhile by another process: read next time
@@ -445,7 +465,7 @@ class CachedEncoder:
             except _UNREADABLE as exc:
                 log.warning("ignoring unreadable embedding cache shard %s: %s", shard, exc)
                 continue
-            self._vectors.update(zip(keys, vectors))
+            self._keep(zip(keys[-self.memory_size:], vectors[-self.memory_size:]))
             self._shards.append(shard.stem)
 
     def _write_disk(self, new_keys: list[str]) -> None:

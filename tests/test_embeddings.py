@@ -254,3 +254,23 @@ def test_bundled_model_loads_only_when_something_is_encoded():
     assert encoder.dim == 384 and encoder._model is None
     vectors = encoder.encode(["wind energy cluster"])
     assert encoder._model is not None and vectors.shape == (1, 384)
+
+
+def test_cached_encoder_keeps_the_most_recently_used_vectors_only(tmp_path: Path):
+    inner = CountingEncoder()
+    enc = CachedEncoder(inner, cache_dir=tmp_path, memory_size=3, max_shards=2)
+    for text in ["wind", "solar", "mueble", "energy"]:
+        enc.encode([text])
+    assert len(enc) == 3 and inner.calls == 4
+    enc.encode(["solar"])  # remembered: not encoded again, and now the most recently used
+    enc.encode(["automotive"])  # pushes out the least recently used, "mueble"
+    assert inner.calls == 5 and len(enc) == 3
+    # Compactions write what is remembered, so the folder stays bounded too.
+    listed = json.loads((next(p for p in tmp_path.iterdir() if p.is_dir()) / "keys.json").read_text())["keys"]
+    assert len(listed) <= 3
+    other = CountingEncoder()
+    again = CachedEncoder(other, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.encode(["solar", "automotive"]), CountingEncoder().encode(["solar", "automotive"]))
+    assert other.calls == 0  # recent texts are shared through the folder
+    enc.encode(["mueble"])  # forgotten: encoded again, with the same vector
+    assert inner.calls == 6
