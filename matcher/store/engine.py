@@ -163,7 +163,8 @@ class Store:
 
     def bump_version(self, session: Session) -> None:
         """Advance the data version counter inside the caller's transaction."""
-        session.execute(update(MetaRow).where(MetaRow.id == 1).values(version=MetaRow.version + 1))
+        meta = MetaRow.__table__
+        session.execute(update(meta).where(meta.c.id == 1).values(version=meta.c.version + 1))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from matcher import io as fileio
@@ -47,18 +47,22 @@ def organisation_values(org: Organisation) -> dict[str, Any]:
     }
 
 
-def organisation_children(org: Organisation) -> list[Base]:
-    """Name and sector rows of an organisation."""
+def organisation_child_values(org: Organisation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Column values of an organisation's name rows and sector rows."""
     names: list[tuple[str, int, str]] = [("name", 0, org.name)]
     if org.acronym:
         names.append(("acronym", 0, org.acronym))
     names.extend(("alias", i, alias) for i, alias in enumerate(org.aliases))
-    rows: list[Base] = [
-        NameRow(org_id=org.id, kind=kind, position=pos, alias=text, normalised=normalise(text))
-        for kind, pos, text in names
-    ]
-    rows.extend(OrganisationSectorRow(org_id=org.id, sector_id=s, position=i) for i, s in enumerate(org.sectors))
-    return rows
+    name_rows = [{"org_id": org.id, "kind": kind, "position": pos, "alias": text, "normalised": normalise(text)}
+                 for kind, pos, text in names]
+    sector_rows = [{"org_id": org.id, "sector_id": s, "position": i} for i, s in enumerate(org.sectors)]
+    return name_rows, sector_rows
+
+
+def organisation_children(org: Organisation) -> list[Base]:
+    """Name and sector rows of an organisation."""
+    name_rows, sector_rows = organisation_child_values(org)
+    return [*(NameRow(**v) for v in name_rows), *(OrganisationSectorRow(**v) for v in sector_rows)]
 
 
 def organisation_from_rows(row: Any, names: list[Any], sectors: list[Any]) -> Organisation:
@@ -105,11 +109,31 @@ def load_organisations(session: Session, rows: list[Any], everything: bool = Fal
     return [organisation_from_rows(r, names[r.id], sectors[r.id]) for r in rows]
 
 
+#: Column values of new organisations' rows: organisations, names, sectors.
+NewRows = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def new_organisation_rows(orgs: list[Organisation], now: dt.datetime) -> NewRows:
+    """Everything the rows of new organisations hold, made before a write transaction begins
+    (digests, normalised names), so that the transaction only executes the inserts."""
+    orgs_rows, name_rows, sector_rows = [], [], []
+    for org in orgs:
+        orgs_rows.append({**organisation_values(org), "created_at": now, "updated_at": now})
+        names_of, sectors_of = organisation_child_values(org)
+        name_rows.extend(names_of)
+        sector_rows.extend(sectors_of)
+    return orgs_rows, name_rows, sector_rows
+
+
+def insert_organisation_rows(session: Session, rows: NewRows) -> None:
+    """Insert rows made by :func:`new_organisation_rows` (plain inserts, no unit of work)."""
+    for table, values in zip((OrganisationRow, NameRow, OrganisationSectorRow), rows):
+        if values:
+            session.execute(insert(table.__table__), values)
+
+
 def insert_organisations(session: Session, orgs: list[Organisation], now: dt.datetime) -> None:
-    session.add_all(OrganisationRow(**organisation_values(o), created_at=now, updated_at=now) for o in orgs)
-    session.flush()
-    session.add_all(child for o in orgs for child in organisation_children(o))
-    session.flush()
+    insert_organisation_rows(session, new_organisation_rows(orgs, now))
 
 
 def replace_organisation(session: Session, row: OrganisationRow, org: Organisation, now: dt.datetime) -> None:
@@ -194,8 +218,22 @@ def filter_organisations(stmt: Any, taxonomy: Taxonomy, side: Side | str | None,
 def checked_organisation(session: Session, taxonomy: Taxonomy, org: Organisation,
                          stored_side: Side | None = None) -> Organisation:
     """``org`` with sectors resolved to taxonomy ids, after the checks the schema cannot make."""
+    org = resolved_organisation(taxonomy, org)
+    check_references(session, org, stored_side)
+    return org
+
+
+def resolved_organisation(taxonomy: Taxonomy, org: Organisation) -> Organisation:
+    """``org`` with its sectors and Mexico interests resolved to taxonomy ids (no store access)."""
     sectors = sector_ids(taxonomy, org.sectors, "sectors")
     interest = sector_ids(taxonomy, org.facts.mexico_interest, "facts.mexico_interest")
+    facts = org.facts.model_copy(update={"mexico_interest": interest})
+    return org.model_copy(update={"sectors": sectors, "facts": facts})
+
+
+def check_references(session: Session, org: Organisation, stored_side: Side | None = None) -> None:
+    """The organisations ``org`` is a member of are stored, and a side change leaves no
+    cooperation on the wrong side."""
     for parent in org.facts.member_of:
         if parent != org.id and session.get(OrganisationRow, parent) is None:
             raise InvalidProfile(f"unknown organisation {parent!r}", "facts.member_of")
@@ -203,8 +241,6 @@ def checked_organisation(session: Session, taxonomy: Taxonomy, org: Organisation
         role = CooperationRow.eu_id if stored_side is Side.EU else CooperationRow.mx_id
         if session.scalar(select(func.count()).select_from(CooperationRow).where(role == org.id)):
             raise InvalidProfile(f"{org.id} is a party to cooperations on the {stored_side.value} side", "side")
-    facts = org.facts.model_copy(update={"mexico_interest": interest})
-    return org.model_copy(update={"sectors": sectors, "facts": facts})
 
 
 def check_parties(session: Session, coop: Cooperation) -> None:

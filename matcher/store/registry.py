@@ -36,15 +36,18 @@ from matcher.store.engine import Store
 from matcher.store.feedback import FeedbackStore
 from matcher.store.records import (
     check_parties,
+    check_references,
     checked_organisation,
     cooperation_from_row,
     cooperation_values,
     filter_organisations,
-    insert_organisations,
+    insert_organisation_rows,
     load_organisations,
     name_entries,
+    new_organisation_rows,
     record_digest,
     replace_organisation,
+    resolved_organisation,
     unknown_organisation,
 )
 from matcher.store.tables import CooperationRow, OrganisationRow, utcnow
@@ -231,13 +234,14 @@ class Registry:
 
     def create(self, org: Organisation | dict[str, Any]) -> Organisation:
         """Store a new organisation; DuplicateOrganisation if the id is taken."""
-        org = validate_model(Organisation, org)
+        org = resolved_organisation(self.taxonomy, validate_model(Organisation, org))
+        rows = new_organisation_rows([org], utcnow())  # before the write lock: others wait while it is held
         try:
             with self.store.write() as s:
                 if s.get(OrganisationRow, org.id) is not None:
                     raise DuplicateOrganisation(f"an organisation with id {org.id!r} already exists")
-                org = checked_organisation(s, self.taxonomy, org)
-                insert_organisations(s, [org], utcnow())
+                check_references(s, org)
+                insert_organisation_rows(s, rows)
                 self.store.bump_version(s)
         except IntegrityError:
             raise DuplicateOrganisation(f"an organisation with id {org.id!r} already exists") from None
