@@ -9,6 +9,10 @@ import ctypes.util
 M_MMAP_THRESHOLD = -3
 #: Blocks from this size up are mapped on their own, and unmapped as soon as they are freed.
 MMAP_THRESHOLD_BYTES = 128 * 1024
+#: glibc's ``mallopt`` parameter for the number of arenas.
+M_ARENA_MAX = -8
+#: Arenas a process may have (glibc's default: eight per core).
+ARENA_MAX = 2
 
 
 def return_large_blocks() -> bool:
@@ -19,11 +23,17 @@ def return_large_blocks() -> bool:
     drops arrays of a few megabytes every few seconds, from request threads and a background
     rebuild at once, then leaves holes in its heaps that it never returns: under a steady mix
     of reads and writes its resident memory grew by half in ten minutes. With a fixed threshold
-    every such array is mapped and given back when freed. Returns whether the setting took
-    (False where the C library is not glibc).
+    every such array is mapped and given back when freed.
+
+    It also caps the allocator's arenas at :data:`ARENA_MAX`. glibc gives threads that
+    allocate at the same time arenas of their own, up to eight per core, and memory freed in
+    one arena serves only that arena: a server's request threads, each allocating and freeing
+    in turn, leave every arena holding free memory the others cannot use. Returns whether both
+    settings took (False where the C library is not glibc).
     """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+        threshold = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+        return bool(libc.mallopt(M_ARENA_MAX, ARENA_MAX)) and threshold
     except (OSError, AttributeError):
         return False

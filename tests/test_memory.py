@@ -38,6 +38,45 @@ print(libc.mallinfo2().hblks - mapped)  # 0: unmapped when freed
 """
 
 
+ARENAS = """
+import ctypes, ctypes.util, sys, threading
+
+from matcher.memory import return_large_blocks
+
+libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "capped":
+    assert return_large_blocks()
+start = threading.Barrier(8)
+
+
+def work():  # ctypes lets go of the interpreter during each call: the threads allocate at once
+    start.wait()
+    for _ in range(2000):
+        for block in [libc.malloc(256) for _ in range(50)]:
+            libc.free(block)
+
+
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc.malloc_stats()  # one "Arena n:" section per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_threads_allocating_at_once_share_at_most_the_capped_number_of_arenas() -> None:
+    counts = {}
+    for mode in ("default", "capped"):
+        done = subprocess.run([sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        counts[mode] = sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+    assert counts["capped"] <= memory.ARENA_MAX < counts["default"], counts
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
 def test_a_block_over_the_threshold_is_mapped_even_after_a_larger_one_was_freed() -> None:
     """In a new interpreter, so that no other thread allocates meanwhile."""
