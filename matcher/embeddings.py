@@ -6,6 +6,8 @@ dimension, and ``encode(texts)`` returning L2-normalised float32 rows. Inner pro
 rows are then cosine similarities, which is what the vector index searches on.
 
 - :class:`SentenceTransformerEncoder` loads a local sentence-transformers folder, offline.
+- :class:`SectorMixEncoder` mixes a profile's vector with that of its sectors in both
+  languages (the default wrapping, see :func:`encoder_for`).
 - :class:`KeywordEncoder` is an exact, instant bag-of-keywords encoder for unit tests.
 - :class:`CachedEncoder` remembers vectors by content hash so an unchanged profile is never
   encoded twice, in memory and optionally on disk (.npy + JSON, no pickle).
@@ -29,7 +31,7 @@ import numpy as np
 
 from index.atomic import write_text_atomic
 from matcher.errors import ModelNotFound
-from matcher.text import normalise
+from matcher.text import normalise, split_sectors
 
 if TYPE_CHECKING:
     from matcher.settings import Settings
@@ -208,18 +210,82 @@ class UniversalSentenceEncoder:
         return f"UniversalSentenceEncoder({str(self.path)!r}, dim={self.dim})"
 
 
+class SectorMixEncoder:
+    """Profile vectors made partly of the profile's sectors, which read the same in every language.
+
+    A profile text (:func:`matcher.text.profile_text`) carries a line of its sectors written as
+    every English and Spanish name and synonym of the taxonomy, the same line whether the
+    description is in Spanish or in English. This encoder encodes that line on its own as well
+    and mixes it in: ``unit((1 - weight) * text + weight * sectors)``, so that a profile and its
+    translation (which differ only in name and description) land closer together. A text
+    without a sectors line (a search phrase, a sector's name) is encoded as the wrapped encoder
+    encodes it. ``name`` names the weight: an index, a cache or a ranker made with another
+    weight is detected as made with another model.
+
+    Sector lines repeat across profiles; their vectors are kept in a small in-memory LRU.
+    """
+
+    def __init__(self, inner: Encoder, weight: float, cache_size: int = 1024):
+        if not 0.0 < weight < 1.0:
+            raise ValueError(f"sector weight must be between 0 and 1 (exclusive), not {weight}")
+        self.inner = inner
+        self.weight = float(weight)
+        self.dim = inner.dim
+        self.name = f"{inner.name}+sectors{self.weight:g}"
+        self.cache_size = cache_size
+        self._sectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _sector_vectors(self, lines: list[str]) -> np.ndarray:
+        with self._lock:
+            known = {line: self._sectors[line] for line in lines if line in self._sectors}
+        missing = list(dict.fromkeys(line for line in lines if line not in known))
+        if missing:
+            fresh = np.asarray(self.inner.encode(missing), dtype=np.float32)
+            known.update(zip(missing, fresh))
+        with self._lock:
+            for line in dict.fromkeys(lines):
+                self._sectors[line] = known[line]
+                self._sectors.move_to_end(line)
+            while len(self._sectors) > self.cache_size:
+                self._sectors.popitem(last=False)
+        return np.stack([known[line] for line in lines])
+
+    def encode(self, texts: list[str], show_progress_bar: bool = False) -> np.ndarray:
+        """Unit vectors for ``texts``: mixed with the sectors line where a text has one."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.asarray(self.inner.encode(list(texts)), dtype=np.float32).copy()
+        lines = [split_sectors(text)[1] for text in texts]
+        mixed = [i for i, line in enumerate(lines) if line]
+        if mixed:
+            sectors = self._sector_vectors([lines[i] for i in mixed])
+            out[mixed] = (1.0 - self.weight) * out[mixed] + self.weight * sectors
+        return normalise_rows(out)
+
+    def __repr__(self) -> str:
+        return f"SectorMixEncoder({self.inner!r}, weight={self.weight:g})"
+
+
 def is_use_folder(folder: Path) -> bool:
     """Whether ``folder`` holds Universal Sentence Encoder weights and vocabulary."""
     return (folder / UniversalSentenceEncoder.WEIGHTS).is_file() and (folder / UniversalSentenceEncoder.VOCABULARY).is_file()
 
 
-def encoder_for(path: str | os.PathLike[str], batch_size: int = 32) -> Encoder:
+def encoder_for(path: str | os.PathLike[str], batch_size: int = 32, sector_weight: float | None = None) -> Encoder:
     """The encoder for a model folder: a Universal Sentence Encoder folder or a
-    sentence-transformers one (raises :class:`ModelNotFound` for anything else)."""
+    sentence-transformers one (raises :class:`ModelNotFound` for anything else), wrapped in a
+    :class:`SectorMixEncoder` of ``sector_weight`` (default: the setting's default) unless it is 0."""
     folder = Path(path).expanduser()
     if str(path) and is_use_folder(folder):
-        return UniversalSentenceEncoder(folder, batch_size=batch_size)
-    return SentenceTransformerEncoder(path, batch_size=batch_size)
+        enc = UniversalSentenceEncoder(folder, batch_size=batch_size)
+    else:
+        enc = SentenceTransformerEncoder(path, batch_size=batch_size)
+    if sector_weight is None:
+        from matcher.settings import DEFAULT_SECTOR_WEIGHT
+
+        sector_weight = DEFAULT_SECTOR_WEIGHT
+    return SectorMixEncoder(enc, sector_weight) if sector_weight > 0 else enc
 
 
 def _configured_dimension(folder: Path) -> int | None:
@@ -519,7 +585,7 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-_encoders: dict[tuple[str, int, str], Encoder] = {}
+_encoders: dict[tuple[str, int, float, str], Encoder] = {}
 _encoders_lock = threading.Lock()
 
 
@@ -533,9 +599,10 @@ def get_encoder(settings: "Settings | None" = None) -> Encoder:
         from matcher.settings import get_settings
 
         settings = get_settings()
-    key = (str(settings.model_path), settings.encode_batch_size, str(settings.home))
+    key = (str(settings.model_path), settings.encode_batch_size, settings.sector_weight, str(settings.home))
     with _encoders_lock:
         if key not in _encoders:
-            model = encoder_for(settings.model_path, batch_size=settings.encode_batch_size)
+            model = encoder_for(settings.model_path, batch_size=settings.encode_batch_size,
+                                sector_weight=settings.sector_weight)
             _encoders[key] = CachedEncoder(model, cache_dir=Path(settings.home) / "embedding-cache")
         return _encoders[key]

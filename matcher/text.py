@@ -25,6 +25,10 @@ def slugify(text: str) -> str:
     return normalise(text).replace(" ", "-")
 
 
+#: How the line of a profile's sectors (in both languages) begins in :func:`profile_text`.
+SECTORS_LINE = "Sectors: "
+
+
 def profile_text(org: "Organisation", taxonomy: "Taxonomy") -> str:
     """The text an organisation is encoded from: names, sectors in both languages, description.
 
@@ -38,7 +42,7 @@ def profile_text(org: "Organisation", taxonomy: "Taxonomy") -> str:
     other_names = [n for n in org.all_names()[1:]]
     if other_names:
         lines.append("Also known as: " + "; ".join(other_names) + ".")
-    lines.append("Sectors: " + "; ".join(sector_terms(taxonomy[sector_id]) for sector_id in org.sectors) + ".")
+    lines.append(SECTORS_LINE + "; ".join(sector_terms(taxonomy[sector_id]) for sector_id in org.sectors) + ".")
     if org.description.strip():
         lines.append(org.description.strip())
     return "\n".join(lines)
@@ -49,3 +53,18 @@ def sector_terms(sector: "Sector") -> str:
     """A sector's English and Spanish names and synonyms, each once (ignoring case and accents)."""
     seen: set[str] = set()
     return ", ".join(t for t in sector.terms() if not (normalise(t) in seen or seen.add(normalise(t))))
+
+
+def split_sectors(text: str) -> tuple[str, str]:
+    """(the text without its sectors line, the sectors line's terms) of a :func:`profile_text`.
+
+    The sectors line is the first line starting with :data:`SECTORS_LINE` (the profile's name
+    and other names come before it, the description after it). A text without one, or with no
+    sector on it, gives ``(text, "")``.
+    """
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(SECTORS_LINE):
+            terms = line[len(SECTORS_LINE):].rstrip(".").strip()
+            return "\n".join(lines[:i] + lines[i + 1:]), terms
+    return text, ""

@@ -13,6 +13,7 @@ from matcher.embeddings import (
     CachedEncoder,
     Encoder,
     KeywordEncoder,
+    SectorMixEncoder,
     SentenceTransformerEncoder,
     content_hash,
     get_encoder,
@@ -20,7 +21,7 @@ from matcher.embeddings import (
 from matcher.errors import ModelNotFound, UnknownSector
 from matcher.settings import Settings, minilm_model_path
 from matcher.taxonomy import load_taxonomy
-from matcher.text import normalise, profile_text
+from matcher.text import normalise, profile_text, sector_terms, split_sectors
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +275,71 @@ def test_cached_encoder_keeps_the_most_recently_used_vectors_only(tmp_path: Path
     assert other.calls == 0  # recent texts are shared through the folder
     enc.encode(["mueble"])  # forgotten: encoded again, with the same vector
     assert inner.calls == 6
+
+
+# --------------------------------------------------------------------------- SectorMixEncoder
+#: Words of two descriptions of one wind cluster, one English and one Spanish, and of the
+#: wind sector's taxonomy terms.
+MIX_VOCABULARY = ["suppliers", "maintenance", "proveedores", "mantenimiento", "wind power", "energia eolica"]
+
+
+def _wind_cluster(description: str):
+    return org("wind-cluster", sectors=["wind"], description=description)
+
+
+def test_split_sectors_takes_the_sectors_line_of_a_profile_text(taxonomy):
+    profile = _wind_cluster("Suppliers of maintenance.\nSectors: furniture.")
+    text = profile_text(profile, taxonomy)
+    rest, terms = split_sectors(text)
+    assert terms == sector_terms(taxonomy["wind"])  # the first sectors line, not the description's
+    assert "Sectors: furniture." in rest and sector_terms(taxonomy["wind"]) not in rest
+    assert split_sectors("Wind power suppliers") == ("Wind power suppliers", "")
+
+
+def test_sector_mix_encoder_mixes_the_text_and_its_sectors_line(taxonomy):
+    inner = KeywordEncoder(MIX_VOCABULARY)
+    enc = SectorMixEncoder(inner, 0.25)
+    text = profile_text(_wind_cluster("Suppliers of maintenance"), taxonomy)
+    whole, sectors = inner.encode([text])[0], inner.encode([sector_terms(taxonomy["wind"])])[0]
+    expected = 0.75 * whole + 0.25 * sectors
+    vector = enc.encode([text, "maintenance suppliers"])
+    np.testing.assert_allclose(vector[0], expected / np.linalg.norm(expected), atol=1e-6)
+    np.testing.assert_allclose(vector[1], inner.encode(["maintenance suppliers"])[0])  # no sectors line
+    assert vector.dtype == np.float32 and np.allclose(np.linalg.norm(vector, axis=1), 1.0)
+    assert enc.encode([]).shape == (0, inner.dim)
+    assert enc.name == f"{inner.name}+sectors0.25" != SectorMixEncoder(inner, 0.5).name
+    for weight in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError):
+            SectorMixEncoder(inner, weight)
+
+
+def test_sector_mix_brings_a_profile_and_its_translation_closer(taxonomy):
+    inner = KeywordEncoder(MIX_VOCABULARY)
+    texts = [profile_text(_wind_cluster("Suppliers of maintenance"), taxonomy),
+             profile_text(_wind_cluster("Proveedores de mantenimiento"), taxonomy)]
+    plain = inner.encode(texts)
+    mixed = SectorMixEncoder(inner, 0.5).encode(texts)
+    assert float(mixed[0] @ mixed[1]) > float(plain[0] @ plain[1]) + 0.1
+
+
+def test_sector_mix_encoder_encodes_each_sectors_line_once(taxonomy):
+    inner = CountingEncoder(MIX_VOCABULARY)
+    enc = SectorMixEncoder(inner, 0.5)
+    texts = [profile_text(_wind_cluster(d), taxonomy) for d in ("Suppliers", "Proveedores", "Maintenance")]
+    first = enc.encode(texts)
+    assert inner.texts.count(sector_terms(taxonomy["wind"])) == 1
+    np.testing.assert_array_equal(enc.encode(texts), first)
+    assert inner.texts.count(sector_terms(taxonomy["wind"])) == 1  # remembered
+
+
+def test_get_encoder_applies_the_sector_weight_setting(monkeypatch, tmp_path: Path):
+    import matcher.embeddings as embeddings
+
+    monkeypatch.setattr(embeddings, "_encoders", {})
+    monkeypatch.setattr(embeddings, "SentenceTransformerEncoder", lambda path, batch_size=32: CountingEncoder())
+    mixed = get_encoder(Settings(model_path="/models/fake", home=tmp_path))
+    plain = get_encoder(Settings(model_path="/models/fake", home=tmp_path, sector_weight=0))
+    assert isinstance(mixed.inner, SectorMixEncoder) and mixed.inner.weight == Settings().sector_weight > 0
+    assert isinstance(plain.inner, CountingEncoder) and plain.name != mixed.name
+    with pytest.raises(ValueError):
+        Settings(sector_weight=1.0)
