@@ -222,7 +222,8 @@ class SectorMixEncoder:
     encodes it. ``name`` names the weight: an index, a cache or a ranker made with another
     weight is detected as made with another model.
 
-    Sector lines repeat across profiles; their vectors are kept in a small in-memory LRU.
+    Sector lines repeat across profiles; their vectors are remembered by an in-memory
+    :class:`CachedEncoder` of ``cache_size`` entries.
     """
 
     def __init__(self, inner: Encoder, weight: float, cache_size: int = 1024):
@@ -232,24 +233,7 @@ class SectorMixEncoder:
         self.weight = float(weight)
         self.dim = inner.dim
         self.name = f"{inner.name}+sectors{self.weight:g}"
-        self.cache_size = cache_size
-        self._sectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _sector_vectors(self, lines: list[str]) -> np.ndarray:
-        with self._lock:
-            known = {line: self._sectors[line] for line in lines if line in self._sectors}
-        missing = list(dict.fromkeys(line for line in lines if line not in known))
-        if missing:
-            fresh = np.asarray(self.inner.encode(missing), dtype=np.float32)
-            known.update(zip(missing, fresh))
-        with self._lock:
-            for line in dict.fromkeys(lines):
-                self._sectors[line] = known[line]
-                self._sectors.move_to_end(line)
-            while len(self._sectors) > self.cache_size:
-                self._sectors.popitem(last=False)
-        return np.stack([known[line] for line in lines])
+        self._sectors = CachedEncoder(inner, memory_size=cache_size)
 
     def encode(self, texts: list[str], show_progress_bar: bool = False) -> np.ndarray:
         """Unit vectors for ``texts``: mixed with the sectors line where a text has one."""
@@ -259,7 +243,7 @@ class SectorMixEncoder:
         lines = [split_sectors(text)[1] for text in texts]
         mixed = [i for i, line in enumerate(lines) if line]
         if mixed:
-            sectors = self._sector_vectors([lines[i] for i in mixed])
+            sectors = self._sectors.encode([lines[i] for i in mixed])
             out[mixed] = (1.0 - self.weight) * out[mixed] + self.weight * sectors
         return normalise_rows(out)
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
+from contextlib import ExitStack
 from typing import Iterator
 
 import httpx
-import psycopg
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
-from conftest import PG_CONNINFO, pg_unavailable, pg_schema_url
+from conftest import fresh_pg_schema, pg_schema_url
 from server_fixtures import CLI, connection_owners, free_port, wait_for
 
 from matcher.store.registry import Registry
@@ -36,41 +35,32 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     env = {**os.environ, "C2C_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     env.pop("C2C_DATABASE_URL", None)
     workers = "1"
-    schema = None
-    if request.param.startswith("postgres"):
-        reason = pg_unavailable()
-        if reason:
-            pytest.skip(reason)
-        schema = f"c2c_server_{secrets.token_hex(6)}"
-        with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        env["C2C_DATABASE_URL"] = pg_schema_url(schema)
-        workers = "2"
-    settings = Settings(home=home, database_url=env.get("C2C_DATABASE_URL", ""))
-    with Registry.open(settings, init=False) as registry:
-        registry.init(seed=False)
-        registry.import_records(ORGANISATIONS, COOPERATIONS)
-    made = subprocess.run(CLI + ["keys", "create", "--scope", "write", "--name", "server test"],
-                          env=env, capture_output=True, text=True, timeout=120)
-    assert made.returncode == 0, made.stderr
-    secret = made.stdout.strip().splitlines()[-1]
-    port = free_port()
-    proc = subprocess.Popen(CLI + ["serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                                   "--workers", workers], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/health", proc)
-        yield base, {"X-API-Key": secret}, env
-    finally:
-        proc.send_signal(signal.SIGINT)
+    with ExitStack() as cleanup:
+        if request.param.startswith("postgres"):
+            env["C2C_DATABASE_URL"] = pg_schema_url(cleanup.enter_context(fresh_pg_schema("c2c_server")))
+            workers = "2"
+        settings = Settings(home=home, database_url=env.get("C2C_DATABASE_URL", ""))
+        with Registry.open(settings, init=False) as registry:
+            registry.init(seed=False)
+            registry.import_records(ORGANISATIONS, COOPERATIONS)
+        made = subprocess.run(CLI + ["keys", "create", "--scope", "write", "--name", "server test"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert made.returncode == 0, made.stderr
+        secret = made.stdout.strip().splitlines()[-1]
+        port = free_port()
+        proc = subprocess.Popen(CLI + ["serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                                       "--workers", workers], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if schema:
-            with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            wait_for(f"{base}/health", proc)
+            yield base, {"X-API-Key": secret}, env
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 #: A new connection per request, so that with several workers the requests spread over them.

@@ -90,26 +90,32 @@ def test_a_rebuild_after_writes_equals_a_rebuild_from_nothing(tmp_path: Path, ba
         reg.close()
 
 
-def test_a_deleted_organisation_is_never_shown_while_the_rebuild_runs(tmp_path: Path):
+@pytest.fixture
+def serving(tmp_path: Path):
+    """The test fixtures' registry and a Suggester on it with background rebuilds, every pair shown."""
     reg = _registry(tmp_path, background_rebuild=True)
     sg = Suggester(reg, reg.settings, encoder=fx.encoder(), min_probability=0.0, require_fit=False)
     try:
-        assert "mx-wind" in {s.id for s in sg.suggest("eu-wind", k=10).items}
-        with sg._lock:  # the background rebuild cannot finish meanwhile
-            reg.delete("mx-wind")
-            served = sg.suggest("eu-wind", k=10)
-            assert served.data_version != reg.data_version()  # still the previous version
-            assert "mx-wind" not in {s.id for s in served.items}
-            assert [s.rank for s in served.items] == list(range(1, len(served.items) + 1))
+        yield reg, sg
     finally:
         sg.close()
         reg.close()
 
 
-def test_a_cached_list_of_the_previous_version_is_served_until_it_names_a_deleted_organisation(tmp_path: Path):
+def test_a_deleted_organisation_is_never_shown_while_the_rebuild_runs(serving):
+    reg, sg = serving
+    assert "mx-wind" in {s.id for s in sg.suggest("eu-wind", k=10).items}
+    with sg._lock:  # the background rebuild cannot finish meanwhile
+        reg.delete("mx-wind")
+        served = sg.suggest("eu-wind", k=10)
+        assert served.data_version != reg.data_version()  # still the previous version
+        assert "mx-wind" not in {s.id for s in served.items}
+        assert [s.rank for s in served.items] == list(range(1, len(served.items) + 1))
+
+
+def test_a_cached_list_of_the_previous_version_is_served_until_it_names_a_deleted_organisation(serving):
     """The API's rendered bodies outlive a write while the rebuild runs, never a deletion."""
-    reg = _registry(tmp_path, background_rebuild=True)
-    sg = Suggester(reg, reg.settings, encoder=fx.encoder(), min_probability=0.0, require_fit=False)
+    reg, sg = serving
     cache, computed = RenderedSuggestions(), []
 
     def compute():
@@ -119,25 +125,21 @@ def test_a_cached_list_of_the_previous_version_is_served_until_it_names_a_delete
     def served() -> dict:
         return json.loads(cache.get_or_render("eu-wind", sg.results_version, compute, confirm=sg.all_registered))
 
-    try:
-        first, made_on = served(), sg.results_version()
-        assert "mx-wind" in {s["id"] for s in first["items"]}
-        with sg._lock:  # the background rebuild cannot finish meanwhile
-            reg.create(fx.org("mx-wind-2", Side.MX, ["wind"], "wind energy park services"))
-            assert served() == first and len(computed) == 1  # the previous version's body, not recomputed
-            reg.delete("mx-wind")
-            after = served()
-            assert len(computed) == 2 and "mx-wind" not in {s["id"] for s in after["items"]}
-        sg._refresher.join()
-        # A body made on the previous version, confirmed just after the new one is served (a
-        # request racing the rebuild), is still checked against the store.
-        assert not sg.all_registered(made_on, ("eu-wind", "mx-wind"))
-        fresh = served()
-        assert fresh["data_version"] == reg.data_version() and len(computed) == 3
-        assert sg.all_registered(sg.results_version(), ("eu-wind", "gone-long-ago"))  # current: no query
-    finally:
-        sg.close()
-        reg.close()
+    first, made_on = served(), sg.results_version()
+    assert "mx-wind" in {s["id"] for s in first["items"]}
+    with sg._lock:  # the background rebuild cannot finish meanwhile
+        reg.create(fx.org("mx-wind-2", Side.MX, ["wind"], "wind energy park services"))
+        assert served() == first and len(computed) == 1  # the previous version's body, not recomputed
+        reg.delete("mx-wind")
+        after = served()
+        assert len(computed) == 2 and "mx-wind" not in {s["id"] for s in after["items"]}
+    sg._refresher.join()
+    # A body made on the previous version, confirmed just after the new one is served (a
+    # request racing the rebuild), is still checked against the store.
+    assert not sg.all_registered(made_on, ("eu-wind", "mx-wind"))
+    fresh = served()
+    assert fresh["data_version"] == reg.data_version() and len(computed) == 3
+    assert sg.all_registered(sg.results_version(), ("eu-wind", "gone-long-ago"))  # current: no query
 
 
 def test_a_write_request_leaves_encoding_to_the_background(tmp_path: Path):
