@@ -15,6 +15,7 @@ rows are then cosine similarities, which is what the vector index searches on.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -24,8 +25,9 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -359,7 +361,9 @@ class CachedEncoder:
     texts. A write touches only the new vectors; when there are more than ``max_shards``
     shards they are compacted into a new base. Vectors are written and synced before the key
     list that names them is swapped in with ``os.replace``, so a crash leaves the old cache or
-    the new one; a missing or unreadable file is treated as empty.
+    the new one; a missing or unreadable file is treated as empty. Processes sharing the
+    folder (the workers of one server) take turns to encode texts to keep, under a lock file in
+    it (``encode.lock``), and each reads the folder first: a text is encoded once among them.
 
     ``encode(texts, persist=False)`` is for texts that should not outlive the process (profiles
     that are not saved): their vectors are kept only in a bounded in-memory LRU of
@@ -409,20 +413,23 @@ class CachedEncoder:
         with self._lock:
             known = {k: v for k in keys if (v := self._lookup(k)) is not None}
             missing = list(dict.fromkeys(k for k in keys if k not in known))
-            if missing and self.folder is not None:
-                self._read_disk()  # another process may have encoded them meanwhile
-                known.update((k, v) for k in missing if (v := self._lookup(k)) is not None)
-                missing = [k for k in missing if k not in known]
-            if missing:
-                by_key = dict(zip(keys, texts))
-                fresh = self._encode_missing([by_key[k] for k in missing], missing, show_progress_bar)
-                known.update(fresh)
-                if persist:
-                    self._keep(fresh.items())
-                    self._write_disk([k for k in fresh if k in self._vectors])
-                else:
-                    for key, row in fresh.items():
-                        self._remember(key, row)
+            # Texts to keep are encoded by one process at a time: the next one to get the folder's
+            # lock reads what the previous one saved instead of encoding it again.
+            with self._folder_lock() if missing and persist else nullcontext():
+                if missing and self.folder is not None:
+                    self._read_disk()  # another process may have encoded them meanwhile
+                    known.update((k, v) for k in missing if (v := self._lookup(k)) is not None)
+                    missing = [k for k in missing if k not in known]
+                if missing:
+                    by_key = dict(zip(keys, texts))
+                    fresh = self._encode_missing([by_key[k] for k in missing], missing, show_progress_bar)
+                    known.update(fresh)
+                    if persist:
+                        self._keep(fresh.items())
+                        self._write_disk([k for k in fresh if k in self._vectors])
+                    else:
+                        for key, row in fresh.items():
+                            self._remember(key, row)
             if not keys:
                 return np.zeros((0, self.dim), dtype=np.float32)
             return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
@@ -476,6 +483,26 @@ class CachedEncoder:
         return out
 
     # ------------------------------------------------------------------ disk
+    @contextmanager
+    def _folder_lock(self) -> Iterator[None]:
+        """An exclusive lock on the cache folder among processes (none without a folder, or
+        where the folder cannot be written: then two processes may encode the same text)."""
+        fd = None
+        if self.folder is not None:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.folder / "encode.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                if fd is not None:
+                    os.close(fd)
+                fd = None
+        try:
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # closing the only descriptor releases the lock
+
     def _load_listing(self, listing_file: Path) -> tuple[list[str], np.ndarray, str]:
         listing = json.loads(listing_file.read_text(encoding="utf-8"))
         vectors = np.load(self.folder / listing["vectors"], allow_pickle=False)

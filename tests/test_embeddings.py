@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -245,6 +247,40 @@ def test_cached_encoder_transient_texts_stay_off_disk(tmp_path: Path):
     enc.encode(["solar"], persist=False)
     assert inner.calls == 5 and inner.texts.count("solar") == 2
     assert _cache_files(tmp_path) == before and len(enc) == 1
+
+
+class SlowCountingEncoder(CountingEncoder):
+    """Takes a while per call, so that two encoders sharing a folder overlap."""
+
+    def encode(self, texts: list[str], show_progress_bar: bool = False) -> np.ndarray:
+        time.sleep(0.2)
+        return super().encode(texts)
+
+
+def test_processes_sharing_a_cache_folder_encode_each_text_once(tmp_path: Path):
+    # Two caches on one folder stand for two server workers: each has its own in-memory
+    # state and its own descriptor of the folder's lock, as two processes would.
+    texts = ["wind farms", "solar parks", "aerospace suppliers"]
+    inners = [SlowCountingEncoder(), SlowCountingEncoder()]
+    caches = [CachedEncoder(inner, cache_dir=tmp_path) for inner in inners]
+    results: list[np.ndarray] = [None, None]  # type: ignore[list-item]
+    start = threading.Barrier(2)
+
+    def work(i: int) -> None:
+        start.wait()
+        results[i] = caches[i].encode(texts)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(len(inner.texts) for inner in inners) == [0, 3]  # one encoded, the other read its vectors
+    np.testing.assert_array_equal(results[0], results[1])
+    # Texts that are not kept are encoded by whichever cache is asked, without the lock.
+    caches[0].encode(["mining"], persist=False)
+    caches[1].encode(["mining"], persist=False)
+    assert inners[0].texts.count("mining") == 1 and inners[1].texts.count("mining") == 1
 
 
 @pytest.mark.model
