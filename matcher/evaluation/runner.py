@@ -191,7 +191,7 @@ def evaluate_dataset(encoder: Encoder | None = None, dataset: Dataset | None = N
     from matcher.text import profile_text
 
     dataset = dataset or load_dataset()
-    encoder = encoder or get_encoder()
+    encoder = encoder if encoder is not None else get_encoder()
     taxonomy = kwargs.pop("taxonomy", None) or load_taxonomy()
     texts = [profile_text(o, taxonomy) for o in dataset.organisations]
     vectors = encoder.encode(texts)
