@@ -227,6 +227,45 @@ def test_failed_update_names_the_field_and_leaves_the_store_as_it_was(filled: Re
     assert filled.data_version() == version
 
 
+def test_an_update_made_from_a_stale_read_is_made_again_from_the_stored_record(filled: Registry, monkeypatch) -> None:
+    # The patched record is made before the write lock; another writer changes the profile in
+    # between (here: on the first use of the rows made from the read).
+    import matcher.store.registry as registry_module
+
+    made = registry_module.changed_organisation_rows
+    calls: list[str] = []
+
+    def interleaved(org: Organisation, now):  # type: ignore[no-untyped-def]
+        calls.append(org.description)
+        if len(calls) == 1:
+            other = Registry(filled.store, filled.settings, filled.taxonomy)
+            other.update("hegan", {"website": "https://changed.example.org", "aliases": ["Hegan aero"]})
+        return made(org, now)
+
+    monkeypatch.setattr(registry_module, "changed_organisation_rows", interleaved)
+    org = filled.update("hegan", {"description": "Patched text."})
+    assert calls.count("Patched text.") == 2  # the rows made from the stale read were dropped, the patch made again
+    stored = filled.get("hegan")
+    assert stored == org and stored.description == "Patched text."
+    assert stored.website == "https://changed.example.org" and stored.aliases == ["Hegan aero"]  # the other write kept
+    assert filled.lookup("Hegan aero").id == "hegan"  # its name rows too
+
+
+def test_an_update_of_a_profile_deleted_meanwhile_is_refused(filled: Registry, monkeypatch) -> None:
+    import matcher.store.registry as registry_module
+
+    made = registry_module.changed_organisation_rows
+
+    def interleaved(org: Organisation, now):  # type: ignore[no-untyped-def]
+        Registry(filled.store, filled.settings, filled.taxonomy).delete("hegan")
+        return made(org, now)
+
+    monkeypatch.setattr(registry_module, "changed_organisation_rows", interleaved)
+    with pytest.raises(UnknownOrganisation):
+        filled.update("hegan", {"description": "Patched text."})
+    assert not filled.exists("hegan")
+
+
 def test_side_change_with_cooperations_is_refused(filled: Registry) -> None:
     with pytest.raises(InvalidProfile) as err:
         filled.update("hegan", {"side": "MX", "country": "MX"})

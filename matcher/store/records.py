@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher import io as fileio
@@ -134,6 +134,27 @@ def insert_organisation_rows(session: Session, rows: NewRows) -> None:
 
 def insert_organisations(session: Session, orgs: list[Organisation], now: dt.datetime) -> None:
     insert_organisation_rows(session, new_organisation_rows(orgs, now))
+
+
+def changed_organisation_rows(org: Organisation, now: dt.datetime) -> NewRows:
+    """Everything the rows of a changed organisation hold (its row without ``created_at``), made
+    before a write transaction begins, for :func:`write_changed_organisation`."""
+    names_of, sectors_of = organisation_child_values(org)
+    return [{**organisation_values(org), "updated_at": now}], names_of, sectors_of
+
+
+def write_changed_organisation(session: Session, rows: NewRows) -> None:
+    """Overwrite a stored organisation with rows made by :func:`changed_organisation_rows`
+    (plain statements, no unit of work; ``created_at`` is kept)."""
+    (values,), name_rows, sector_rows = rows
+    org_id = values["id"]
+    table = OrganisationRow.__table__
+    session.execute(update(table).where(table.c.id == org_id).values(values))
+    session.execute(delete(NameRow).where(NameRow.org_id == org_id))
+    session.execute(delete(OrganisationSectorRow).where(OrganisationSectorRow.org_id == org_id))
+    for child, values_of in ((NameRow, name_rows), (OrganisationSectorRow, sector_rows)):
+        if values_of:
+            session.execute(insert(child.__table__), values_of)
 
 
 def replace_organisation(session: Session, row: OrganisationRow, org: Organisation, now: dt.datetime) -> None:

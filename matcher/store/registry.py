@@ -37,16 +37,16 @@ from matcher.store.feedback import FeedbackStore
 from matcher.store.records import (
     check_parties,
     check_references,
-    checked_organisation,
+    changed_organisation_rows,
     cooperation_from_row,
     cooperation_values,
     filter_organisations,
     insert_organisation_rows,
     load_organisations,
+    write_changed_organisation,
     name_entries,
     new_organisation_rows,
     record_digest,
-    replace_organisation,
     resolved_organisation,
     unknown_organisation,
 )
@@ -258,17 +258,32 @@ class Registry:
             raise InvalidProfile("a patch must be an object", "patch")
         if "id" in patch and patch["id"] != org_id:
             raise InvalidProfile("the id of an organisation cannot change", "id")
+        # The patched record and its rows are made from a read, before the write lock (others
+        # wait while it is held); under the lock they are written if the stored record is still
+        # the one read, else the patch is made again from the stored record as it is now.
+        with self.store.read() as s:
+            current, seen = self._get(s, org_id), s.get(OrganisationRow, org_id).content_hash
+        org = self._patched(current, patch)
+        if record_digest(org) == seen:
+            return org
+        rows = changed_organisation_rows(org, utcnow())
         with self.store.write() as s:
-            row = s.get(OrganisationRow, org_id)
-            current = self._get(s, org_id)
-            org = validate_model(Organisation, merge_patch(current.model_dump(mode="json"), patch))
-            org = checked_organisation(s, self.taxonomy, org, stored_side=current.side)
-            if record_digest(org) == row.content_hash:
-                return org
-            replace_organisation(s, row, org, utcnow())
+            stored = s.scalar(select(OrganisationRow.content_hash).where(OrganisationRow.id == org_id))
+            if stored != seen:
+                current = self._get(s, org_id)
+                org = self._patched(current, patch)
+                if record_digest(org) == stored:
+                    return org
+                rows = changed_organisation_rows(org, utcnow())
+            check_references(s, org, stored_side=current.side)
+            write_changed_organisation(s, rows)
             self.store.bump_version(s)
         self.changes.emit("updated", org_id)
         return org
+
+    def _patched(self, current: Organisation, patch: dict[str, Any]) -> Organisation:
+        """``current`` with a JSON merge patch applied, validated, its sectors resolved."""
+        return resolved_organisation(self.taxonomy, validate_model(Organisation, merge_patch(current.model_dump(mode="json"), patch)))
 
     def delete(self, org_id: str) -> None:
         """Remove an organisation with its names, sectors, cooperations and feedback."""
