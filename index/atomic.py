@@ -60,15 +60,32 @@ def _backup_of(final: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _folder_lock(final: Path) -> Iterator[None]:
-    """Serialise writers of the same folder across processes (POSIX advisory lock)."""
-    lock_path = final.with_name(f".{final.name}.lock")
-    with open(lock_path, "a+") as fh:
+def file_lock(path: Path, required: bool = True) -> Iterator[None]:
+    """Hold an exclusive advisory lock on the file ``path`` (created with its folder if missing),
+    serialising the processes that take it. With ``required=False`` a file that cannot be made
+    or locked (an unwritable folder) lets the caller go on without the lock."""
+    fh = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
+    except OSError:
+        if fh is not None:
+            fh.close()
+            fh = None
+        if required:
+            raise
+    try:
+        yield
+    finally:
+        if fh is not None:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fh.close()
+
+
+def _folder_lock(final: Path) -> contextlib.AbstractContextManager[None]:
+    """Serialise writers of the same folder across processes (POSIX advisory lock)."""
+    return file_lock(final.with_name(f".{final.name}.lock"))
 
 
 def recover_folder(final: Path) -> bool:

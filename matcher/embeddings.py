@@ -15,7 +15,6 @@ rows are then cosine similarities, which is what the vector index searches on.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -25,13 +24,13 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from index.atomic import write_text_atomic
+from index.atomic import file_lock, write_text_atomic
 from matcher.errors import ModelNotFound
 from matcher.text import normalise, split_sectors
 
@@ -415,7 +414,8 @@ class CachedEncoder:
             missing = list(dict.fromkeys(k for k in keys if k not in known))
             # Texts to keep are encoded by one process at a time: the next one to get the folder's
             # lock reads what the previous one saved instead of encoding it again.
-            with self._folder_lock() if missing and persist else nullcontext():
+            locked = missing and persist and self.folder is not None
+            with file_lock(self.folder / "encode.lock", required=False) if locked else nullcontext():
                 if missing and self.folder is not None:
                     self._read_disk()  # another process may have encoded them meanwhile
                     known.update((k, v) for k in missing if (v := self._lookup(k)) is not None)
@@ -483,26 +483,6 @@ class CachedEncoder:
         return out
 
     # ------------------------------------------------------------------ disk
-    @contextmanager
-    def _folder_lock(self) -> Iterator[None]:
-        """An exclusive lock on the cache folder among processes (none without a folder, or
-        where the folder cannot be written: then two processes may encode the same text)."""
-        fd = None
-        if self.folder is not None:
-            try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.folder / "encode.lock", os.O_RDWR | os.O_CREAT, 0o644)
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError:
-                if fd is not None:
-                    os.close(fd)
-                fd = None
-        try:
-            yield
-        finally:
-            if fd is not None:
-                os.close(fd)  # closing the only descriptor releases the lock
-
     def _load_listing(self, listing_file: Path) -> tuple[list[str], np.ndarray, str]:
         listing = json.loads(listing_file.read_text(encoding="utf-8"))
         vectors = np.load(self.folder / listing["vectors"], allow_pickle=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +34,16 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float = 240.0) -> None:
             pass
         time.sleep(0.3)
     raise AssertionError(f"no answer from {url} within {timeout} s")
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Stop a server as a user's Ctrl-C does (SIGINT), killing it if it has not ended in ``timeout`` s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def connection_owners(port: int) -> dict[int, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 from contextlib import ExitStack
@@ -20,7 +19,7 @@ import httpx
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
 from conftest import fresh_pg_schema, pg_schema_url
-from server_fixtures import CLI, connection_owners, free_port, wait_for
+from server_fixtures import CLI, connection_owners, free_port, stop_server, wait_for
 
 from matcher.store.registry import Registry
 from matcher.settings import Settings
@@ -55,12 +54,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             wait_for(f"{base}/health", proc)
             yield base, {"X-API-Key": secret}, env
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_server(proc)
 
 
 #: A new connection per request, so that with several workers the requests spread over them.

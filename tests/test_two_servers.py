@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import time
 from typing import Iterator
@@ -19,7 +18,7 @@ import psycopg
 import pytest
 from api_fixtures import COOPERATIONS, ORGANISATIONS, new_profile
 from conftest import PG_CONNINFO, pg_schema_url, pg_unavailable
-from server_fixtures import CLI, free_port, wait_for
+from server_fixtures import CLI, free_port, stop_server, wait_for
 
 from matcher.settings import Settings
 from matcher.store.registry import Registry
@@ -75,12 +74,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str
         yield bases, {"X-API-Key": keys["write"]}, {"X-API-Key": keys["admin"]}
     finally:
         for proc in procs:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_server(proc)
         with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
