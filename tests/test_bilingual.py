@@ -1,12 +1,14 @@
 """Spanish and English alike: invented cluster profiles, each written in both languages, read
 and ranked with the real encoder on the shipped data.
 
-Three sets, by how far they are from what the readers were tuned on:
+Four sets, by how far they are from what the readers were tuned on:
 - ``bilingual_profiles.yaml`` (50): its failures guided the word reader's term lists;
 - ``bilingual_heldout.yaml`` (40): written apart from the word reader, then used to choose the
   main-sector reader's constants (:mod:`matcher.sector_reading`);
-- ``bilingual_heldout2.yaml`` (40): written without sight of either reader, never used to tune
-  anything: the honest figure.
+- ``bilingual_heldout2.yaml`` (40) and ``bilingual_heldout3.yaml`` (40): written without sight of
+  either reader, never used to tune anything: the honest figures. The third set was measured
+  once when it was added; two changes of the word reader tried on it afterwards (a repeated
+  sector word counting more; "turbine" no longer naming aero engines alone) were not kept.
 
 Targets (issue: Spanish and English alike) are 95% sector agreement, 95% nearest-translation
 and 9.5 of 10 shared suggestions. The floors asserted here are what the current readers and
@@ -35,7 +37,9 @@ PROFILES = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_profiles.
 HELDOUT = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout.yaml").read_text(encoding="utf-8"))
 #: Written without sight of either reader and never used to tune them.
 HELDOUT2 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout2.yaml").read_text(encoding="utf-8"))
-SETS = {"development": PROFILES, "held-out": HELDOUT, "second held-out": HELDOUT2}
+#: The same, written later by another hand; measured once before anything was tried on it.
+HELDOUT3 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout3.yaml").read_text(encoding="utf-8"))
+SETS = {"development": PROFILES, "held-out": HELDOUT, "second held-out": HELDOUT2, "third held-out": HELDOUT3}
 
 
 def _text(version: dict) -> str:
@@ -44,10 +48,11 @@ def _text(version: dict) -> str:
 
 def test_the_bilingual_sets_are_large_and_well_formed():
     taxonomy = load_taxonomy()
-    assert len(PROFILES) >= 40 and len(HELDOUT) >= 40 and len(HELDOUT2) >= 40
-    ids = [p["id"] for p in PROFILES + HELDOUT + HELDOUT2]
+    assert all(len(profiles) >= 40 for profiles in SETS.values())
+    everyone = [p for profiles in SETS.values() for p in profiles]
+    ids = [p["id"] for p in everyone]
     assert len(ids) == len(set(ids))
-    for p in PROFILES + HELDOUT + HELDOUT2:
+    for p in everyone:
         assert p["en"]["description"] and p["es"]["description"] and p["sectors"]
         assert all(s in taxonomy for s in p["sectors"]), p["id"]
 
@@ -86,11 +91,13 @@ def main_reader() -> MainSectorReader:
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("name,floor", [("development", 0.96), ("held-out", 0.95), ("second held-out", 0.875)])
+@pytest.mark.parametrize("name,floor", [("development", 0.96), ("held-out", 0.95), ("second held-out", 0.875),
+                                        ("third held-out", 0.875)])
 def test_the_main_sector_agrees_between_spanish_and_english(main_reader, name, floor):
     agree, found = _agreement(SETS[name], main_reader.read)
-    # Today 49/50, 39/40 (the set its constants were chosen on) and 36/40 (never used to tune
-    # it: short of the 95% target); own sector read in both languages 50/50, 39/40, 40/40.
+    # Today 49/50, 39/40 (the set its constants were chosen on), 36/40 and 35/40 (never used to
+    # tune it: short of the 95% target); own sector read in both languages 50/50, 39/40, 40/40,
+    # 38/40.
     assert agree >= floor
     assert found >= 0.95
 
@@ -165,7 +172,8 @@ def test_the_sector_mix_brings_a_profile_and_its_translation_closer():
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("name,floor", [("development", 9.5), ("held-out", 9.4), ("second held-out", 9.4)])
+@pytest.mark.parametrize("name,floor", [("development", 9.5), ("held-out", 9.4), ("second held-out", 9.4),
+                                        ("third held-out", 9.0)])
 def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, name, floor):
     """Sectors read as ``POST /match`` and ``c2c suggest --text`` read them."""
     overlaps = []
@@ -179,6 +187,6 @@ def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, 
             lists.append({s.id for s in shipped.suggest_for_profile(org, k=10).items})
         longest = max(len(lists[0]), len(lists[1]))
         overlaps.append(10 * len(lists[0] & lists[1]) / longest if longest else 10.0)
-    # 9.68, 9.55 and 9.67 of 10 today (the target is 9.5); with the profile text alone as the
-    # vector (no sector mix) 9.27, 9.14 and 8.92; with the word reader 9.2 and 8.0
+    # 9.68, 9.55, 9.67 and 9.07 of 10 today (the target is 9.5); with the profile text alone as
+    # the vector (no sector mix) 9.27, 9.14 and 8.92; with the word reader 9.2 and 8.0
     assert np.mean(overlaps) >= floor
