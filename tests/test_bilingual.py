@@ -5,12 +5,13 @@ Four sets, by how far they are from what the readers were tuned on:
 - ``bilingual_profiles.yaml`` (50): its failures guided the word reader's term lists;
 - ``bilingual_heldout.yaml`` (40): written apart from the word reader, then used to choose the
   main-sector reader's constants (:mod:`matcher.sector_reading`);
-- ``bilingual_heldout2.yaml``, ``bilingual_heldout3.yaml`` and ``bilingual_heldout4.yaml`` (40
-  each): written without sight of either reader, never used to tune anything: the honest
-  figures. The third and fourth sets were each measured once when they were added; changes of
-  the word reader tried on them afterwards (a repeated sector word counting more; "turbine" no
-  longer naming aero engines alone; a word already used in a longer term counting for that
-  term's sector) gained nothing over the four sets and were not kept.
+- ``bilingual_heldout2.yaml`` to ``bilingual_heldout5.yaml`` (40 each): written without sight of
+  either reader, never used to tune anything: the honest figures. The third to fifth sets were
+  each measured once when they were added. Reader changes tried on them afterwards (a repeated
+  sector word counting more; "turbine" no longer naming aero engines alone; a word already used
+  in a longer term counting for that term's sector; a sector named much more often than any
+  other deciding; reading two sectors when the second is close) gained nothing and were not
+  kept.
 
 Targets (issue: Spanish and English alike) are 95% sector agreement, 95% nearest-translation
 and 9.5 of 10 shared suggestions. The floors asserted here are what the current readers and
@@ -42,8 +43,9 @@ HELDOUT2 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout2.
 #: The same, written later by other hands; each measured once before anything was tried on it.
 HELDOUT3 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout3.yaml").read_text(encoding="utf-8"))
 HELDOUT4 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout4.yaml").read_text(encoding="utf-8"))
+HELDOUT5 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout5.yaml").read_text(encoding="utf-8"))
 SETS = {"development": PROFILES, "held-out": HELDOUT, "second held-out": HELDOUT2, "third held-out": HELDOUT3,
-        "fourth held-out": HELDOUT4}
+        "fourth held-out": HELDOUT4, "fifth held-out": HELDOUT5}
 
 
 def _text(version: dict) -> str:
@@ -97,12 +99,12 @@ def main_reader() -> MainSectorReader:
 @pytest.mark.model
 @pytest.mark.parametrize("name,floor,found_floor", [
     ("development", 0.96, 0.95), ("held-out", 0.95, 0.95), ("second held-out", 0.875, 0.95),
-    ("third held-out", 0.875, 0.95), ("fourth held-out", 0.825, 0.925)])
+    ("third held-out", 0.875, 0.95), ("fourth held-out", 0.825, 0.925), ("fifth held-out", 0.875, 0.875)])
 def test_the_main_sector_agrees_between_spanish_and_english(main_reader, name, floor, found_floor):
     agree, found = _agreement(SETS[name], main_reader.read)
-    # Today 49/50, 39/40 (the set its constants were chosen on), then 36/40, 35/40 and 33/40
-    # (never used to tune it: short of the 95% target); own sector read in both languages 50/50,
-    # 39/40, 40/40, 38/40 and 37/40.
+    # Today 49/50, 39/40 (the set its constants were chosen on), then 36/40, 35/40, 33/40 and
+    # 35/40 (never used to tune it: short of the 95% target); own sector read in both languages
+    # 50/50, 39/40, 40/40, 38/40, 37/40 and 35/40.
     assert agree >= floor
     assert found >= found_floor
 
@@ -178,7 +180,7 @@ def test_the_sector_mix_brings_a_profile_and_its_translation_closer():
 
 @pytest.mark.model
 @pytest.mark.parametrize("name,floor", [("development", 9.5), ("held-out", 9.4), ("second held-out", 9.4),
-                                        ("third held-out", 9.0), ("fourth held-out", 8.0)])
+                                        ("third held-out", 9.0), ("fourth held-out", 8.0), ("fifth held-out", 8.2)])
 def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, name, floor):
     """Sectors read as ``POST /match`` and ``c2c suggest --text`` read them."""
     overlaps = []
@@ -192,6 +194,6 @@ def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, 
             lists.append({s.id for s in shipped.suggest_for_profile(org, k=10).items})
         longest = max(len(lists[0]), len(lists[1]))
         overlaps.append(10 * len(lists[0] & lists[1]) / longest if longest else 10.0)
-    # 9.68, 9.55, 9.67, 9.07 and 8.2 of 10 today (the target is 9.5); with the profile text
-    # alone as the vector (no sector mix) 9.27, 9.14 and 8.92; with the word reader 9.2 and 8.0
+    # 9.68, 9.55, 9.67, 9.07, 8.2 and 8.42 of 10 today (the target is 9.5); with the profile
+    # text alone as the vector (no sector mix) 9.27, 9.14 and 8.92; with the word reader 9.2, 8.0
     assert np.mean(overlaps) >= floor
