@@ -29,7 +29,7 @@ from matcher.evaluation import (
     run_protocol,
     scorers,
 )
-from matcher.evaluation.baselines import BOOSTED
+from matcher.evaluation.baselines import BOOSTED, NESTED, NESTED_GRID, nested_choice
 from matcher.features import FeatureContext, fits
 from matcher.profiles import CooperationType, Side, Split
 from matcher.ranker import fit_ranker
@@ -267,3 +267,32 @@ def test_the_boosted_candidate_is_evaluated_on_request_under_the_same_folds(data
     assert ranker == boosted and boosted  # the same held-out queries
     assert 0 < res.metrics[BOOSTED]["mrr"].value <= 1
     assert BOOSTED not in METHODS  # not in the default tables
+
+
+def test_the_nested_ranker_chooses_its_settings_inside_each_fold(data):
+    orgs, coops, vectors, tax = data
+    result = evaluate(orgs, coops, vectors, taxonomy=tax, texts=[o.description for o in orgs], resamples=50,
+                      seed=0, negatives=4, methods=[RANKER, NESTED], protocols=[LOOO])
+    res = result.protocols[LOOO]
+    ranker = sorted((r.pair, r.direction) for r in res.records if r.method == RANKER)
+    nested = sorted((r.pair, r.direction) for r in res.records if r.method == NESTED)
+    assert ranker == nested and nested
+    assert 0 < res.metrics[NESTED]["mrr"].value <= 1
+    assert NESTED not in METHODS
+    # The choice is made from the fold's training pairs alone: it is the same for a context
+    # built from them, whatever was held out, and it is one of the grid's settings, seeded.
+    fold = folds(LOOO, coops)[0]
+    ctx = fold_context(orgs, fold, vectors, tax)
+    choice = nested_choice(ctx, negatives=4, seed=0)
+    assert choice in NESTED_GRID
+    assert nested_choice(FeatureContext.build(orgs, fold.train, vectors, tax), negatives=4, seed=0) == choice
+    held = {p for p in fold.heldout}
+    assert not any(c.pair in held for c in ctx.cooperations)
+
+
+def test_the_nested_ranker_falls_back_to_the_defaults_without_pairs_to_choose_on(data):
+    from matcher.ranker import DEFAULT_C, DEFAULT_COLD_START
+
+    orgs, coops, vectors, tax = data
+    ctx = FeatureContext.build(orgs, coops[:1], vectors, tax)
+    assert nested_choice(ctx, negatives=4, seed=0) == (DEFAULT_C, DEFAULT_COLD_START)

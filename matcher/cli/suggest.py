@@ -135,7 +135,8 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Seed of negatives, tie-breaking and bootstrap."),
     method: Optional[list[str]] = typer.Option(
         None, "--method", help='Methods to compare (repeatable; default: the ranker, its reciprocal form and every '
-                               'baseline). Also available: "boosted trees", a candidate model.'),
+                               'baseline). Also available: "boosted trees", a candidate model, and "ranker '
+                               '(nested)", the ranker with its settings chosen inside each fold (slow).'),
 ) -> None:
     """Score suggestions against the documented cooperations (newcomer, external and leave-one-pair-out)."""
     # Imported here, like the Suggester in matcher.service: every command module is imported

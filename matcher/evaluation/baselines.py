@@ -8,9 +8,10 @@ import numpy as np
 
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from matcher.evaluation.metrics import rank_of
 from matcher.features import FEATURE_NAMES, FeatureContext, monotone_constraints, text_vectorizer
-from matcher.profiles import Organisation
-from matcher.ranker import DEFAULT_COLD_START, cold_start_rows, fit_ranker, reciprocal_scores
+from matcher.profiles import Organisation, Side
+from matcher.ranker import DEFAULT_C, DEFAULT_COLD_START, cold_start_rows, fit_ranker, reciprocal_scores
 
 RANKER = "ranker"
 RANKER_RECIPROCAL = "ranker (reciprocal)"
@@ -20,7 +21,15 @@ METHODS = (RANKER, RANKER_RECIPROCAL, *BASELINES)
 #: boosted trees on the ranker's features, rows and sign constraints, with settings fixed in
 #: advance. It lost to the logistic ranker on the newcomer and external protocols (README).
 BOOSTED = "boosted trees"
-OPTIONAL = (BOOSTED,)
+#: The ranker with its settings chosen inside each fold (nested cross-validation): among
+#: :data:`NESTED_GRID`, the one with the best newcomer MRR over :data:`NESTED_FOLDS` groups of
+#: the fold's own training organisations, so the choice never sees the fold's held-out pairs.
+NESTED = "ranker (nested)"
+OPTIONAL = (BOOSTED, NESTED)
+#: (C, cold-start weight) settings the nested ranker chooses among; the served ranker uses
+#: (DEFAULT_C, DEFAULT_COLD_START), chosen earlier on the newcomer and leave-one-pair-out folds.
+NESTED_GRID = tuple((C, cold) for C in (0.1, 1.0, 10.0) for cold in (0.0, 1.0))
+NESTED_FOLDS = 5
 BOOSTED_SETTINGS = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 8, "min_samples_leaf": 40,
                     "l2_regularization": 1.0}
 
@@ -59,6 +68,19 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
             boosted_cache[:] = [(ctx, flat.reshape(grid.shape[:2]))]
         return boosted_cache[0][1]
 
+    nested_cache: list[tuple[FeatureContext, np.ndarray]] = []
+
+    def nested_probabilities(ctx: FeatureContext) -> np.ndarray:
+        if not nested_cache or nested_cache[0][0] is not ctx:
+            C_best, cold_best = nested_choice(ctx, negatives, seed)
+            grid = ctx.grid()
+            model = fit_ranker(ctx, C=C_best, negatives=negatives, seed=seed, grid=grid, cold_start=cold_best)
+            nested_cache[:] = [(ctx, model.score_features(grid))]
+            nested_probabilities.choices.append((C_best, cold_best))  # type: ignore[attr-defined]
+        return nested_cache[0][1]
+
+    nested_probabilities.choices = []  # type: ignore[attr-defined]  # the setting chosen in each fold, in order
+
     fixed: dict[tuple[str, tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
 
     def once(name: str, compute: Callable[[FeatureContext], np.ndarray]) -> Scorer:
@@ -94,4 +116,55 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
         "tf-idf": once("tf-idf", tfidf_scores),
         "embedding": once("embedding", lambda ctx: (ctx.eu.vectors @ ctx.mx.vectors.T).astype(np.float64)),
         BOOSTED: boosted_probabilities,
+        NESTED: nested_probabilities,
     }
+
+
+def nested_choice(ctx: FeatureContext, negatives: int, seed: int) -> tuple[float, float]:
+    """The (C, cold-start weight) of :data:`NESTED_GRID` with the best newcomer MRR inside ``ctx``.
+
+    The organisations with documented pairs in ``ctx`` are shared out, at random (seeded), into
+    :data:`NESTED_FOLDS` groups; each group's pairs are held out in turn, a ranker of every
+    setting is fitted on the rest, and each held-out pair is ranked both ways among the
+    counterpart side (the query's other documented partners left out, as in the evaluation).
+    Ties in MRR go to the earlier setting of the grid."""
+    from matcher.features import fit_text_model
+    from matcher.text import profile_text
+
+    active = sorted({c.eu for c in ctx.cooperations} | {c.mx for c in ctx.cooperations})
+    if len(active) < 2:
+        return DEFAULT_C, DEFAULT_COLD_START
+    folds = min(NESTED_FOLDS, len(active))
+    order = np.random.default_rng(seed).permutation(len(active))
+    group_of = {active[i]: g % folds for g, i in enumerate(order)}
+    orgs = ctx.eu_orgs + ctx.mx_orgs
+    vectors = np.concatenate([ctx.eu.vectors, ctx.mx.vectors])
+    text = fit_text_model([profile_text(o, ctx.taxonomy) for o in orgs])
+    total = np.zeros(len(NESTED_GRID))
+    count = 0
+    for g in range(folds):
+        held = {oid for oid, k in group_of.items() if k == g}
+        train = [c for c in ctx.cooperations if c.eu not in held and c.mx not in held]
+        pairs = sorted({c.pair for c in ctx.cooperations if c.eu in held or c.mx in held})
+        if not train or not pairs:
+            continue
+        sub = FeatureContext.build(orgs, train, vectors, ctx.taxonomy, text=text)
+        grid = sub.grid()
+        probabilities = [fit_ranker(sub, C=C, negatives=negatives, seed=seed, grid=grid, cold_start=cold)
+                         .score_features(grid) for C, cold in NESTED_GRID]
+        for eu, mx in pairs:
+            for query, target in ((eu, mx), (mx, eu)):
+                side, qrow = ctx.position(query)
+                _, trow = ctx.position(target)
+                known = ctx.adjacency.known(side, qrow)
+                known[trow] = False
+                candidates = np.flatnonzero(~known)
+                for i, prob in enumerate(probabilities):
+                    line = prob[qrow] if side is Side.EU else prob[:, qrow]
+                    greater, ties, _ = rank_of(line, candidates, trow)
+                    lo, hi = greater + 1, greater + ties + 1
+                    total[i] += np.sum(1.0 / np.arange(lo, hi + 1)) / (hi - lo + 1)
+                count += 1
+    if not count:
+        return DEFAULT_C, DEFAULT_COLD_START
+    return NESTED_GRID[int(np.argmax(total))]
