@@ -541,6 +541,15 @@ def synthetic_targets_met(synthetic: dict[str, Any]) -> dict[str, bool]:
     }
 
 
+def machine_speed() -> float:
+    """Seconds for ten million steps of an empty Python loop: a yardstick between machines (the
+    same code met or missed the churn create target on machines 4x apart)."""
+    t0 = time.perf_counter()
+    for _ in range(10_000_000):
+        pass
+    return round(time.perf_counter() - t0, 3)
+
+
 def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 

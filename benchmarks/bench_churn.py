@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api import CLI, RawClient, Server, _children, all_ids, loadavg, summarise  # noqa: E402
+from bench_api import CLI, RawClient, Server, _children, all_ids, loadavg, machine_speed, summarise  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "churn.json"
 TARGETS = {"partners_p99_ms": 50.0, "create_p99_ms": 100.0}
@@ -56,15 +56,6 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
             continue
         out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return out
-
-
-def machine_speed() -> float:
-    """Seconds for ten million steps of an empty Python loop: a yardstick between machines
-    (the same code met or missed the create target on machines 4x apart)."""
-    t0 = time.perf_counter()
-    for _ in range(10_000_000):
-        pass
-    return round(time.perf_counter() - t0, 3)
 
 
 def write_key(home: Path) -> str:

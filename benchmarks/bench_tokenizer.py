@@ -31,19 +31,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_api import machine_speed  # noqa: E402
 from bench_encode import shipped_profiles, synthetic_profiles  # noqa: E402
 
 from matcher.settings import bundled_model_path  # noqa: E402
 from matcher.taxonomy import load_taxonomy  # noqa: E402
 from matcher.text import profile_text  # noqa: E402
-
-
-def machine_speed() -> float:
-    """Seconds for ten million steps of an empty Python loop: a yardstick between machines."""
-    t0 = time.perf_counter()
-    for _ in range(10_000_000):
-        pass
-    return round(time.perf_counter() - t0, 3)
 
 
 def main() -> None:

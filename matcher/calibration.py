@@ -21,7 +21,7 @@ Brier score) on held-out organisations and on the external test part by ``c2c ev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 from scipy.special import expit, logit
@@ -108,25 +108,10 @@ def out_of_fold_scores(ctx: "FeatureContext", fit, folds: int = DEFAULT_FOLDS, s
     ranker). Every (held-out organisation, counterpart) pair is scored; a pair whose two
     parties are both held out in the same group is counted once.
     """
-    from matcher.features import FeatureContext, fit_text_model
-    from matcher.text import profile_text
-
-    active = sorted({c.eu for c in ctx.cooperations} | {c.mx for c in ctx.cooperations})
-    if len(active) < 2:
+    if len(active_organisations(ctx)) < 2:
         raise NotTrained("too few organisations with documented cooperations to calibrate")
-    folds = max(2, min(folds, len(active)))
-    order = np.random.default_rng(seed).permutation(len(active))
-    group_of = {active[i]: g % folds for g, i in enumerate(order)}
-    orgs = ctx.eu_orgs + ctx.mx_orgs
-    vectors = np.concatenate([ctx.eu.vectors, ctx.mx.vectors])
-    text = fit_text_model([profile_text(o, ctx.taxonomy) for o in orgs])  # no pair information: fitted once
     probs, labels, groups, eu_out, mx_out = [], [], [], [], []
-    for g in range(folds):
-        held = {oid for oid, k in group_of.items() if k == g}
-        train = [c for c in ctx.cooperations if c.eu not in held and c.mx not in held]
-        sub = FeatureContext.build(orgs, train, vectors, ctx.taxonomy, text=text)
-        if not sub.adjacency.any():
-            continue
+    for g, held, sub in newcomer_groups(ctx, folds, seed):
         eu_rows = np.array([i for i, oid in enumerate(ctx.eu_ids) if oid in held], dtype=int)
         mx_rows = np.array([j for j, oid in enumerate(ctx.mx_ids) if oid in held], dtype=int)
         model = fit(sub)
@@ -139,6 +124,33 @@ def out_of_fold_scores(ctx: "FeatureContext", fit, folds: int = DEFAULT_FOLDS, s
     if not probs:
         raise NotTrained("no fold had cooperations left to learn from")
     return OutOfFold(*(np.concatenate(parts) for parts in (probs, labels, groups, eu_out, mx_out)))
+
+
+def active_organisations(ctx: "FeatureContext") -> list[str]:
+    """Ids of the organisations with documented cooperations in ``ctx``, sorted."""
+    return sorted({c.eu for c in ctx.cooperations} | {c.mx for c in ctx.cooperations})
+
+
+def newcomer_groups(ctx: "FeatureContext", folds: int, seed: int) -> Iterator[tuple[int, set[str], "FeatureContext"]]:
+    """(group number, held-out organisations, context without their pairs) for each of ``folds``
+    seeded groups (at least two) of :func:`active_organisations`; a group whose rest has no
+    pair left is skipped. The contexts share one text model (it holds no pair information)."""
+    from matcher.features import FeatureContext, fit_text_model
+    from matcher.text import profile_text
+
+    active = active_organisations(ctx)
+    folds = max(2, min(folds, len(active)))
+    order = np.random.default_rng(seed).permutation(len(active))
+    group_of = {active[i]: g % folds for g, i in enumerate(order)}
+    orgs = ctx.eu_orgs + ctx.mx_orgs
+    vectors = np.concatenate([ctx.eu.vectors, ctx.mx.vectors])
+    text = fit_text_model([profile_text(o, ctx.taxonomy) for o in orgs])
+    for g in range(folds):
+        held = {oid for oid, k in group_of.items() if k == g}
+        train = [c for c in ctx.cooperations if c.eu not in held and c.mx not in held]
+        sub = FeatureContext.build(orgs, train, vectors, ctx.taxonomy, text=text)
+        if sub.adjacency.any():
+            yield g, held, sub
 
 
 def held_pairs(eu_rows: np.ndarray, mx_rows: np.ndarray, n_eu: int, n_mx: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,8 @@ import numpy as np
 
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from matcher.evaluation.metrics import rank_of
+from matcher.calibration import active_organisations, newcomer_groups
+from matcher.evaluation.metrics import rank_of, reciprocal_rank
 from matcher.features import FEATURE_NAMES, FeatureContext, monotone_constraints, text_vectorizer
 from matcher.profiles import Organisation, Side
 from matcher.ranker import DEFAULT_C, DEFAULT_COLD_START, cold_start_rows, fit_ranker, reciprocal_scores
@@ -128,31 +129,15 @@ def nested_choice(ctx: FeatureContext, negatives: int, seed: int) -> tuple[float
     setting is fitted on the rest, and each held-out pair is ranked both ways among the
     counterpart side (the query's other documented partners left out, as in the evaluation).
     Ties in MRR go to the earlier setting of the grid."""
-    from matcher.features import fit_text_model
-    from matcher.text import profile_text
-
-    active = sorted({c.eu for c in ctx.cooperations} | {c.mx for c in ctx.cooperations})
-    if len(active) < 2:
+    if len(active_organisations(ctx)) < 2:
         return DEFAULT_C, DEFAULT_COLD_START
-    folds = min(NESTED_FOLDS, len(active))
-    order = np.random.default_rng(seed).permutation(len(active))
-    group_of = {active[i]: g % folds for g, i in enumerate(order)}
-    orgs = ctx.eu_orgs + ctx.mx_orgs
-    vectors = np.concatenate([ctx.eu.vectors, ctx.mx.vectors])
-    text = fit_text_model([profile_text(o, ctx.taxonomy) for o in orgs])
     total = np.zeros(len(NESTED_GRID))
     count = 0
-    for g in range(folds):
-        held = {oid for oid, k in group_of.items() if k == g}
-        train = [c for c in ctx.cooperations if c.eu not in held and c.mx not in held]
-        pairs = sorted({c.pair for c in ctx.cooperations if c.eu in held or c.mx in held})
-        if not train or not pairs:
-            continue
-        sub = FeatureContext.build(orgs, train, vectors, ctx.taxonomy, text=text)
+    for _, held, sub in newcomer_groups(ctx, NESTED_FOLDS, seed):
         grid = sub.grid()
         probabilities = [fit_ranker(sub, C=C, negatives=negatives, seed=seed, grid=grid, cold_start=cold)
                          .score_features(grid) for C, cold in NESTED_GRID]
-        for eu, mx in pairs:
+        for eu, mx in sorted({c.pair for c in ctx.cooperations if c.eu in held or c.mx in held}):
             for query, target in ((eu, mx), (mx, eu)):
                 side, qrow = ctx.position(query)
                 _, trow = ctx.position(target)
@@ -162,8 +147,7 @@ def nested_choice(ctx: FeatureContext, negatives: int, seed: int) -> tuple[float
                 for i, prob in enumerate(probabilities):
                     line = prob[qrow] if side is Side.EU else prob[:, qrow]
                     greater, ties, _ = rank_of(line, candidates, trow)
-                    lo, hi = greater + 1, greater + ties + 1
-                    total[i] += np.sum(1.0 / np.arange(lo, hi + 1)) / (hi - lo + 1)
+                    total[i] += reciprocal_rank(greater, ties)
                 count += 1
     if not count:
         return DEFAULT_C, DEFAULT_COLD_START

@@ -43,8 +43,13 @@ class RankRecord:
 
     def reciprocal_rank(self) -> float:
         """Expected 1/rank under random tie-breaking."""
-        lo, hi = self.greater + 1, self.greater + self.ties + 1
-        return float(np.sum(1.0 / np.arange(lo, hi + 1)) / (hi - lo + 1))
+        return reciprocal_rank(self.greater, self.ties)
+
+
+def reciprocal_rank(greater: int, ties: int) -> float:
+    """Expected 1/rank of a target with ``greater`` candidates above it and ``ties`` level with it."""
+    lo, hi = greater + 1, greater + ties + 1
+    return float(np.sum(1.0 / np.arange(lo, hi + 1)) / (hi - lo + 1))
 
 
 def rank_of(scores: np.ndarray, candidates: np.ndarray, target: int) -> tuple[int, int, int]:

@@ -236,14 +236,6 @@ def filter_organisations(stmt: Any, taxonomy: Taxonomy, side: Side | str | None,
     return stmt
 
 
-def checked_organisation(session: Session, taxonomy: Taxonomy, org: Organisation,
-                         stored_side: Side | None = None) -> Organisation:
-    """``org`` with sectors resolved to taxonomy ids, after the checks the schema cannot make."""
-    org = resolved_organisation(taxonomy, org)
-    check_references(session, org, stored_side)
-    return org
-
-
 def resolved_organisation(taxonomy: Taxonomy, org: Organisation) -> Organisation:
     """``org`` with its sectors and Mexico interests resolved to taxonomy ids (no store access)."""
     sectors = sector_ids(taxonomy, org.sectors, "sectors")
