@@ -87,6 +87,7 @@ class OrgArrays:
     networks: np.ndarray  # (n, K) 0/1 memberships (member_of ids and ESCP-4i names)
     size: np.ndarray  # (n,) log1p(members), 0 when unknown
     size_known: np.ndarray  # (n,)
+    closed: np.ndarray  # (n,) bool: closed organisations (``facts.closed``), never suggested
 
     @property
     def n(self) -> int:
@@ -154,6 +155,7 @@ class OrgArrays:
             networks=networks,
             size=np.where(members >= 0, np.log1p(np.maximum(members, 0)), 0.0),
             size_known=(members >= 0).astype(float),
+            closed=np.array([f.closed is not None for f in facts], dtype=bool),
         )
 
 

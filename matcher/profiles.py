@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -298,6 +299,9 @@ class Facts(Strict):
     members: int | None = Field(default=None, ge=0, le=10_000_000)
     members_note: optional(NOTE_MAX) = None  # type: ignore[valid-type]
     founded: int | None = Field(default=None, ge=1800, le=2100)
+    #: The year the organisation closed (dissolved, or merged into another): it stays in the
+    #: registry with its history, and is never suggested as a partner.
+    closed: int | None = Field(default=None, ge=1800, le=2100)
     label: Label | None = None
     eccp_member: bool = False
     member_of: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
@@ -306,6 +310,14 @@ class Facts(Strict):
     committees: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
     specialities: ShortList = Field(default_factory=list)  # type: ignore[valid-type]
     notes: list[bounded(NOTE_MAX)] = Field(default_factory=list, max_length=LIST_MAX)  # type: ignore[valid-type]
+
+    @field_validator("closed")
+    @classmethod
+    def _closed_after_founding(cls, value: int | None, info: ValidationInfo) -> int | None:
+        founded = info.data.get("founded")
+        if value is not None and founded is not None and value < founded:
+            raise ValueError(f"closed in {value}, before it was founded ({founded})")
+        return value
 
 
 class Organisation(Strict):

@@ -7,12 +7,7 @@ two read different sectors. :class:`MainSectorReader` decides with the encoder i
 places a text and its translation close together (the default encoder is multilingual):
 
 1. Every sector gets a prototype: the mean of the encoded names and synonyms of the sector in
-   both languages. When the reader is shown the registered profiles (:meth:`learn`; the
-   :class:`~matcher.ranking.Suggester` shows it its index), the prototype is mixed with the
-   centroid of the profiles filed under the sector or a sector below it, with weight
-   :data:`CENTROID_WEIGHT`. Names alone are short phrases, far from how a profile reads, and
-   some (the aerospace ones) sit close to almost any industrial text; the centroid says what a
-   profile of the sector looks like.
+   both languages.
 2. A text's score for a sector is the cosine of its vector with the prototype, plus a small
    bonus when the word reader finds the sector in the text (half of it when it finds a sector
    above or below it), so that a named sector wins a near tie.
@@ -28,7 +23,6 @@ Measured on the bilingual test sets (README: "Spanish and English alike").
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -43,8 +37,6 @@ FAMILY_SHARE = 0.5
 CHILD_MARGIN = 0.1
 #: Without any sector word in the text, the best cosine needed to read a sector at all.
 MIN_COSINE = 0.5
-#: Weight of the registered profiles' centroid against the names' prototype (both unit vectors).
-CENTROID_WEIGHT = 0.5
 
 
 class MainSectorReader:
@@ -57,7 +49,6 @@ class MainSectorReader:
                                else SectorReader.build(self.taxonomy))
         self.ids = sorted(self.taxonomy.sectors)
         self._prototypes: np.ndarray | None = None
-        self._learned: np.ndarray | None = None  # prototypes mixed with the registry's centroids
         self._lock = threading.Lock()
         ancestors = {s: set(self.taxonomy.ancestors(s)) for s in self.ids}
         self._family = {s: {o for o in self.ids if o != s and (s in ancestors[o] or o in ancestors[s])}
@@ -87,33 +78,9 @@ class MainSectorReader:
                 self._prototypes = (means / np.where(norms > 0, norms, 1.0)).astype(np.float32)
             return self._prototypes
 
-    def learn(self, vectors: np.ndarray, sectors: Sequence[Sequence[str]]) -> None:
-        """Mix each sector's prototype with the centroid of ``vectors`` (registered profiles)
-        filed under the sector or below it; ``sectors[i]`` are the sectors of ``vectors[i]``.
-        Sectors no profile is filed under keep the names' prototype. Replaces what was learned
-        before; safe while other threads read."""
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if len(vectors) != len(sectors):
-            raise ValueError(f"{len(vectors)} vectors but {len(sectors)} sector lists")
-        position = {sector_id: i for i, sector_id in enumerate(self.ids)}
-        rows: list[int] = []
-        columns: list[int] = []
-        for row, filed in enumerate(sectors):
-            for sector_id in self.taxonomy.expand([s for s in filed if s in position]):
-                rows.append(row)
-                columns.append(position[sector_id])
-        members = np.zeros((len(vectors), len(self.ids)), dtype=np.float32)
-        members[rows, columns] = 1.0
-        sums = members.T @ vectors if len(vectors) else np.zeros((len(self.ids), self.prototypes.shape[1]), np.float32)
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        centroids = sums / np.where(norms > 0, norms, 1.0)
-        mixed = self.prototypes + CENTROID_WEIGHT * centroids
-        self._learned = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
-
     def _judge(self, text: str) -> tuple[dict[str, float], dict[str, float], bool]:
         """(cosine, cosine plus word bonus, whether any sector word was found) for each sector."""
-        prototypes = self._learned if self._learned is not None else self.prototypes
-        cosine = dict(zip(self.ids, (prototypes @ self._encode([text])[0]).tolist()))
+        cosine = dict(zip(self.ids, (self.prototypes @ self._encode([text])[0]).tolist()))
         named = self.words.mentions(text)
         scores = {}
         for sector_id, value in cosine.items():

@@ -1,20 +1,18 @@
 """Spanish and English alike: invented cluster profiles, each written in both languages, read
 and ranked with the real encoder on the shipped data.
 
-Ten sets, by how far they are from what the readers were tuned on:
+Twelve sets, by how far they are from what the readers were tuned on:
 - ``bilingual_profiles.yaml`` (50): its failures guided the word reader's term lists;
 - ``bilingual_heldout.yaml`` (40): written apart from the word reader, then used to choose the
   main-sector reader's constants (:mod:`matcher.sector_reading`);
-- ``bilingual_heldout2.yaml`` to ``bilingual_heldout7.yaml`` (40 each): written without sight of
-  either reader, each measured once when it was added. Reader changes tried on them afterwards
-  (a repeated sector word counting more; "turbine" no longer naming aero engines alone; a word
-  already used in a longer term counting for that term's sector; a sector named much more often
-  than any other deciding; reading two sectors when the second is close; the nearest registered
-  profiles voting; reading the common parent of close rivals; centring the cosines) gained
-  little or nothing and were not kept. Sets two to seven were then used to choose the weight of
-  the registered profiles' centroids in the sector prototypes (:meth:`MainSectorReader.learn`).
-- ``bilingual_heldout8.yaml`` and ``bilingual_heldout9.yaml`` (40 each): written without sight of
-  the readers and measured once, to judge that change: the honest figures for today's reader.
+- ``bilingual_heldout2.yaml`` to ``bilingual_heldout11.yaml`` (40 each): written without sight of
+  either reader, each measured once when it was added: the honest figures. Reader changes
+  tried on sets two to seven afterwards gained nothing that held on the later sets, and were
+  not kept: a repeated sector word counting more; "turbine" no longer naming aero engines
+  alone; a word already used in a longer term counting for that term's sector; a sector named
+  much more often than any other deciding; reading two sectors when the second is close; the
+  nearest registered profiles voting (judged on sets six and seven); prototypes mixed with the
+  centroid of the registered profiles of each sector (judged on sets eight to eleven).
 
 Targets (issue: Spanish and English alike) are 95% sector agreement, 95% nearest-translation
 and 9.5 of 10 shared suggestions. The floors asserted here are what the current readers and
@@ -49,14 +47,14 @@ HELDOUT4 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout4.
 HELDOUT5 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout5.yaml").read_text(encoding="utf-8"))
 HELDOUT6 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout6.yaml").read_text(encoding="utf-8"))
 HELDOUT7 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout7.yaml").read_text(encoding="utf-8"))
-#: Measured once, to judge the registry-shaped prototypes: never used to choose anything.
 HELDOUT8 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout8.yaml").read_text(encoding="utf-8"))
 HELDOUT9 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout9.yaml").read_text(encoding="utf-8"))
+HELDOUT10 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout10.yaml").read_text(encoding="utf-8"))
+HELDOUT11 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout11.yaml").read_text(encoding="utf-8"))
 SETS = {"development": PROFILES, "held-out": HELDOUT, "second held-out": HELDOUT2, "third held-out": HELDOUT3,
         "fourth held-out": HELDOUT4, "fifth held-out": HELDOUT5, "sixth held-out": HELDOUT6,
-        "seventh held-out": HELDOUT7, "eighth held-out": HELDOUT8, "ninth held-out": HELDOUT9}
-#: Written without sight of either reader (the first held-out set chose the reader's constants).
-UNSEEN = [name for name in SETS if name not in ("development", "held-out")]
+        "seventh held-out": HELDOUT7, "eighth held-out": HELDOUT8, "ninth held-out": HELDOUT9,
+        "tenth held-out": HELDOUT10, "eleventh held-out": HELDOUT11}
 
 
 def _text(version: dict) -> str:
@@ -103,54 +101,32 @@ def test_the_word_reader_alone_disagrees_on_profiles_it_was_never_tuned_on():
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory):
-    home = tmp_path_factory.mktemp("bilingual")
-    settings = Settings(home=home, database_url=f"sqlite:///{home / 'c2c.db'}")
-    with Registry.open(settings) as registry:  # seeds the shipped dataset
-        yield Suggester(registry, settings, encoder=encoder_for(settings.model_path))
-
-
-@pytest.fixture(scope="module")
-def names_reader() -> MainSectorReader:
-    """The main-sector reader with the prototypes of the sector names alone (nothing learned)."""
+def main_reader() -> MainSectorReader:
     return MainSectorReader(encoder_for(Settings().model_path))
 
 
 @pytest.mark.model
 @pytest.mark.parametrize("name,floor,found_floor", [
-    ("development", 0.94, 0.98), ("held-out", 0.95, 0.95), ("second held-out", 0.975, 0.975),
-    ("third held-out", 0.9, 0.925), ("fourth held-out", 0.925, 0.95), ("fifth held-out", 0.9, 0.875),
-    ("sixth held-out", 0.85, 0.85), ("seventh held-out", 0.825, 0.925), ("eighth held-out", 0.875, 0.95),
-    ("ninth held-out", 0.85, 0.825)])
-def test_the_main_sector_agrees_between_spanish_and_english(shipped, name, floor, found_floor):
-    """Sectors read as ``POST /match`` and ``c2c suggest --text`` read them: prototypes shaped by
-    the shipped registry's profiles."""
-    agree, found = _agreement(SETS[name], shipped.read_sectors)
-    # Today 48/50, 39/40 (the set the constants were chosen on), then 40, 37, 38, 37, 35 and 34
-    # of 40 (the sets the centroid weight was chosen on) and 36 and 35 of 40 on the two sets
-    # measured once to judge it: short of the 95% target. Own sector read in both languages
-    # 50/50, 39/40, 40, 38, 39, 36, 35, 38, 39 and 34 of 40.
+    ("development", 0.96, 0.95), ("held-out", 0.95, 0.95), ("second held-out", 0.875, 0.95),
+    ("third held-out", 0.875, 0.95), ("fourth held-out", 0.825, 0.925), ("fifth held-out", 0.875, 0.875),
+    ("sixth held-out", 0.775, 0.9), ("seventh held-out", 0.75, 0.875), ("eighth held-out", 0.925, 0.925),
+    ("ninth held-out", 0.75, 0.825), ("tenth held-out", 0.875, 0.925), ("eleventh held-out", 0.85, 0.9)])
+def test_the_main_sector_agrees_between_spanish_and_english(main_reader, name, floor, found_floor):
+    agree, found = _agreement(SETS[name], main_reader.read)
+    # Today 49/50, 39/40 (the set its constants were chosen on), then 36, 35, 33, 35, 32, 31, 38,
+    # 31, 36 and 35 of 40 (written blind: 342 of 400, short of the 95% target); own sector read
+    # in both languages 50/50, 39/40, then 40, 38, 37, 35, 37, 36, 38, 34, 38 and 37 of 40.
     assert agree >= floor
     assert found >= found_floor
 
 
 @pytest.mark.model
-def test_registered_profiles_make_the_two_languages_agree_more_than_sector_names_alone(shipped, names_reader):
-    learned = sum(_agreement(SETS[name], shipped.read_sectors)[0] * len(SETS[name]) for name in UNSEEN)
-    names = sum(_agreement(SETS[name], names_reader.read)[0] * len(SETS[name]) for name in UNSEEN)
-    # 292 against 271 of 320 today; on the two sets measured once to judge it, 71 against 69 of 80.
-    assert learned >= names + 10
-
-
-@pytest.mark.model
-@pytest.mark.parametrize("read", ["learned", "names"])
-def test_the_main_sector_reader_reads_nothing_from_text_without_a_sector(shipped, names_reader, read):
-    read = shipped.read_sectors if read == "learned" else names_reader.read
-    assert read("") == []
-    assert read("hello world") == []
-    assert read("Una asociación que ayuda a sus socios.") == []
-    assert read("Clúster minero de Zacatecas") == ["mining"]
-    assert read("Mining cluster of Zacatecas") == ["mining"]
+def test_the_main_sector_reader_reads_nothing_from_text_without_a_sector(main_reader):
+    assert main_reader.read("") == []
+    assert main_reader.read("hello world") == []
+    assert main_reader.read("Una asociación que ayuda a sus socios.") == []
+    assert main_reader.read("Clúster minero de Zacatecas") == ["mining"]
+    assert main_reader.read("Mining cluster of Zacatecas") == ["mining"]
 
 
 @pytest.mark.parametrize("phrase,sector,not_sector", [
@@ -177,6 +153,14 @@ def test_each_spanish_profile_is_nearest_to_its_own_translation(name):
     es = encoder.encode([_text(p["es"]) for p in profiles])
     nearest = (es @ en.T).argmax(axis=1)
     assert np.mean(nearest == np.arange(len(profiles))) >= 0.95  # every one today
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    home = tmp_path_factory.mktemp("bilingual")
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'c2c.db'}")
+    with Registry.open(settings) as registry:  # seeds the shipped dataset
+        yield Suggester(registry, settings, encoder=encoder_for(settings.model_path))
 
 
 @pytest.mark.model
@@ -206,10 +190,10 @@ def test_the_sector_mix_brings_a_profile_and_its_translation_closer():
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("name,floor", [("development", 9.5), ("held-out", 9.4), ("second held-out", 9.6),
-                                        ("third held-out", 9.0), ("fourth held-out", 9.1), ("fifth held-out", 8.7),
-                                        ("sixth held-out", 8.7), ("seventh held-out", 8.6), ("eighth held-out", 9.0),
-                                        ("ninth held-out", 8.3)])
+@pytest.mark.parametrize("name,floor", [("development", 9.5), ("held-out", 9.4), ("second held-out", 9.4),
+                                        ("third held-out", 9.0), ("fourth held-out", 8.0), ("fifth held-out", 8.2),
+                                        ("sixth held-out", 8.5), ("seventh held-out", 8.0), ("eighth held-out", 9.1),
+                                        ("ninth held-out", 8.0), ("tenth held-out", 8.9), ("eleventh held-out", 8.6)])
 def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, name, floor):
     """Sectors read as ``POST /match`` and ``c2c suggest --text`` read them."""
     overlaps = []
@@ -223,8 +207,7 @@ def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, 
             lists.append({s.id for s in shipped.suggest_for_profile(org, k=10).items})
         longest = max(len(lists[0]), len(lists[1]))
         overlaps.append(10 * len(lists[0] & lists[1]) / longest if longest else 10.0)
-    # 9.62, 9.55, 9.79, 9.19, 9.25, 8.88, 8.87, 8.83, 9.23 and 8.53 of 10 today (the target is
-    # 9.5); with prototypes of the sector names alone 9.68, 9.55, 9.67, 9.07, 8.2, 8.42, 8.7,
-    # 8.21, 9.33 and 8.23; with the profile text alone as the vector (no sector mix) 9.27, 9.14
-    # and 8.92 on the first three sets; with the word reader 9.2, 8.0
+    # 9.68, 9.55, 9.67, 9.07, 8.2, 8.42, 8.7, 8.21, 9.33, 8.23, 9.1 and 8.82 of 10 today (the
+    # target is 9.5; 8.78 on average over the ten sets written blind); with the profile
+    # text alone as the vector (no sector mix) 9.27, 9.14 and 8.92; with the word reader 9.2, 8.0
     assert np.mean(overlaps) >= floor

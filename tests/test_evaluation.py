@@ -256,6 +256,26 @@ def test_popularity_bias_counts_lists_and_unrelated_items(data):
     assert bias.unrelated_share == pytest.approx(0.0) or not roots.all()
 
 
+def test_popularity_bias_leaves_closed_organisations_out_as_the_served_lists_do(data):
+    """Lists as long as the Mexican side: closing one Mexican organisation removes it from every
+    European list it was eligible for, and from nothing else."""
+    from matcher.evaluation import popularity_bias
+
+    orgs, coops, vectors, tax = data
+    first_mx = next(i for i, o in enumerate(orgs) if o.side is Side.MX)
+    closed = [o.model_copy(update={"facts": o.facts.model_copy(update={"closed": 2018})}) if i == first_mx else o
+              for i, o in enumerate(orgs)]
+    items = []
+    for registry in (orgs, closed):
+        ctx = FeatureContext.build(registry, coops, vectors, tax)
+        grid = ctx.grid()
+        assert ctx.mx_ids[0] == orgs[first_mx].id
+        items.append(popularity_bias(ctx, np.full(grid.shape[:2], 0.5), grid, k=len(ctx.mx_ids)).items)
+    eligible = fits(grid[:, 0]) & ~ctx.adjacency.known(Side.MX, 0)
+    assert eligible.sum() > 0
+    assert items[0] - items[1] == eligible.sum()
+
+
 def test_the_boosted_candidate_is_evaluated_on_request_under_the_same_folds(data):
     orgs, coops, vectors, tax = data
     result = evaluate(orgs, coops, vectors, taxonomy=tax, texts=[o.description for o in orgs], resamples=50,

@@ -215,6 +215,8 @@ def test_failed_update_names_the_field_and_leaves_the_store_as_it_was(filled: Re
     for patch, field in [
         ({"country": "España"}, "country"),
         ({"facts": {"founded": 1500}}, "facts.founded"),
+        ({"facts": {"founded": 2000, "closed": 1999}}, "facts.closed"),
+        ({"facts": {"closed": 2101}}, "facts.closed"),
         ({"sectors": ["nope"]}, "sectors"),
         ({"id": "other"}, "id"),
         ({"unknown_field": 1}, "unknown_field"),

@@ -17,7 +17,6 @@ from matcher.store.models import ModelStore
 from matcher.settings import Settings
 from matcher.features import fits
 from matcher.ranking import Suggester, SuggestionList
-from matcher.ranking import suggester as suggester_module
 from matcher.ranking.selection import mmr
 from matcher.taxonomy import infer_sectors, load_taxonomy
 from matcher.text import profile_text
@@ -102,6 +101,19 @@ def test_country_and_type_filters(shared):
     with pytest.raises(InvalidProfile) as err:
         shared.suggest("eu-wind", type="spaceship")
     assert err.value.field == "type"
+
+
+def test_a_closed_organisation_is_never_suggested_but_keeps_its_own_list(fresh):
+    reg, sg = fresh
+    assert "mx-aero" in ids(sg.suggest("eu-aero", k=6))
+    profile = fx.org("prospect-aero", Side.EU, ["aerospace"], "aerospace cluster", country="IT")
+    assert "mx-aero" in ids(sg.suggest_for_profile(profile, k=6))
+    reg.update("mx-aero", {"facts": {"closed": 2019}})
+    assert "mx-aero" not in ids(sg.suggest("eu-aero", k=6))
+    assert "mx-aero" not in ids(sg.suggest_for_profile(profile, k=6))
+    assert "mx-aero" not in ids(sg.suggest("eu-aero", k=6, exclude_existing=True))
+    assert ids(sg.suggest("mx-aero", k=6))  # its history stays: it can still be looked up and asked for
+    assert reg.get("mx-aero").facts.closed == 2019
 
 
 def test_exclude_existing_drops_current_partners(shared):
@@ -436,45 +448,27 @@ def test_unsaved_profiles_leave_the_disk_cache_unchanged(tmp_path):
 
 
 def test_warm_up_loads_the_model_before_any_request(tmp_path):
-    """A server calls warm_up at start-up, so the first unsaved-profile request does not load the
-    model, encode the sector names or learn the registry's sectors: it only encodes its text."""
-    class CountingEncoder(KeywordEncoder):
-        calls = 0
+    """A server calls warm_up at start-up, so the first unsaved-profile request does not load the model."""
+    class CountingEncoder:
+        name, dim = "counting", 3
+
+        def __init__(self):
+            self.calls = 0
 
         def encode(self, texts, show_progress_bar=False):
             self.calls += 1
-            return super().encode(texts)
+            return np.tile(np.array([[1.0, 0.0, 0.0]], dtype=np.float32), (len(texts), 1))
 
-    reg = _registry(tmp_path)
-    try:
-        encoder = CountingEncoder(fx.VOCABULARY)
-        suggester = Suggester(reg, reg.settings, encoder=encoder)
-        suggester.warm_up()
-        calls = encoder.calls
-        assert calls >= 2  # the profiles, and the sector names in one batch
-        suggester.read_sectors("Clúster minero")
-        assert encoder.calls == calls + 1
-    finally:
-        reg.close()
-
-
-def test_the_sector_reader_relearns_the_registry_after_writes(tmp_path, monkeypatch):
-    """What a sector's profiles look like is learned from the index, and learned again once the
-    data changed and the pause (``READER_RELEARN_S``) has passed."""
-    reg = _registry(tmp_path)
-    try:
-        suggester = Suggester(reg, reg.settings, encoder=fx.encoder())
-        suggester.read_sectors("mining")
-        before = suggester._sector_reader.scores("mining")["software"]
-        reg.create(fx.org("eu-mining-software", Side.EU, ["software"], "mining mining mining", country="SE"))
-        suggester.read_sectors("mining")
-        assert suggester._sector_reader.scores("mining")["software"] == pytest.approx(before)  # within the pause
-        monkeypatch.setattr(suggester_module, "READER_RELEARN_S", 0.0)
-        suggester._checked_at = 0.0
-        suggester.read_sectors("mining")
-        assert suggester._sector_reader.scores("mining")["software"] > before + 0.05
-    finally:
-        reg.close()
+    encoder = CountingEncoder()
+    suggester = Suggester.__new__(Suggester)
+    suggester._encoder = encoder
+    suggester._current = lambda: None
+    suggester.taxonomy, suggester._sectors = load_taxonomy(), None
+    suggester.warm_up()
+    assert encoder.calls == 1  # the sector prototypes, in one batch: the model is loaded
+    calls = encoder.calls
+    suggester.read_sectors("Clúster minero")
+    assert encoder.calls == calls + 1  # the prototypes are kept; only the text is encoded
 
 
 def test_a_list_runs_out_where_the_fit_runs_out(tmp_path):

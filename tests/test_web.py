@@ -133,6 +133,21 @@ def test_profile_shows_sectors_cooperations_and_sources(web):
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
 
 
+def test_a_closed_organisation_says_so_and_is_left_out_of_the_partner_lists(web):
+    client, registry = web
+    partners = {"k": 10, "lang": "en"}
+    page = text_of(client.get("/web/organisations/aero-north/partners", params=partners).text)
+    first = re.search(r"\b1\. (.+?) Mexico ·", page).group(1)  # the best suggestion's name
+    closing = registry.lookup(first)
+    registry.update(closing.id, {"facts": {"closed": 2019}})
+    body = text_of(client.get(f"/web/organisations/{closing.id}", params={"lang": "en"}).text)
+    assert "Closed" in body and "2019" in body and "never suggested as a partner" in body
+    assert "Cerrada" in text_of(client.get(f"/web/organisations/{closing.id}", params={"lang": "es"}).text)
+    page = text_of(client.get("/web/organisations/aero-north/partners", params=partners).text)
+    assert not re.search(rf"\b\d+\. {re.escape(first)} Mexico ·", page)
+    assert re.search(r"\b1\. (.+?) Mexico ·", page).group(1) != first
+
+
 def test_contact_details_only_for_a_session_with_a_key(web):
     client, registry = web
     assert "ana@aero-north.example" not in client.get("/web/organisations/aero-north").text

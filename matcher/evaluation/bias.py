@@ -17,8 +17,8 @@ OVER_SUGGESTED_SHARE = 0.20
 @dataclass
 class PopularityBias:
     """How the served ranker's top-10 lists spread over the registry (fitted on the training part,
-    every registered organisation of both sides asking, documented partners left out, the fit
-    rule applied as in the served lists)."""
+    every registered organisation of both sides asking, documented partners and closed
+    organisations left out, the fit rule applied as in the served lists)."""
 
     queries: int
     items: int
@@ -47,7 +47,8 @@ def popularity_bias(ctx: FeatureContext, prob: np.ndarray, grid: np.ndarray, k: 
         for q in range(n_query):
             line = prob[q] if side is Side.EU else prob[:, q]
             known = ctx.adjacency.known(side, q)
-            ok = (fit[q] if side is Side.EU else fit[:, q]) & ~known
+            closed = ctx.side_arrays(side.counterpart).closed  # never suggested, as in the served lists
+            ok = (fit[q] if side is Side.EU else fit[:, q]) & ~known & ~closed
             shared = roots[q] if side is Side.EU else roots[:, q]
             cand = np.flatnonzero(ok)
             top = cand[np.argsort(-line[cand], kind="stable")[:k]]

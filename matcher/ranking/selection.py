@@ -52,6 +52,7 @@ def select(state: State, query: Organisation, query_id: str | None, vector: np.n
     k = request.k
     side = query.side
     ctx = state.ctx
+    rows = rows[~ctx.side_arrays(side.counterpart).closed[rows]]  # closed organisations are history
     if request.exclude_existing:
         rows = rows[~known[rows]]
     if require_fit and len(rows):

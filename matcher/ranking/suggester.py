@@ -40,10 +40,6 @@ CANDIDATE_POOL = 2000
 
 #: Pause between two background rebuilds while writes keep coming (seconds).
 REBUILD_PAUSE_S = 2.0
-#: The main-sector reader relearns the registry's sector centroids at most this often (seconds),
-#: and from at most this many profiles (evenly spread over the index).
-READER_RELEARN_S = 60.0
-READER_SAMPLE = 20_000
 
 class Suggester:
     """Suggestions over a registry (see :mod:`matcher.ranking` for the pipeline).
@@ -82,8 +78,6 @@ class Suggester:
         self._refresh_lock = threading.Lock()
         self._closed = False
         self._sectors: MainSectorReader | None = None
-        self._sectors_lock = threading.Lock()
-        self._sectors_learned: tuple[str, float] | None = None  # (data version, monotonic time)
 
     @property
     def encoder(self) -> Encoder:
@@ -133,38 +127,14 @@ class Suggester:
 
     def read_sectors(self, text: str) -> list[str]:
         """The main sector of a free-text profile, read alike in Spanish and English
-        (:class:`~matcher.sector_reading.MainSectorReader` over this suggester's encoder, which
-        has learned what the registered profiles of each sector look like)."""
+        (:class:`~matcher.sector_reading.MainSectorReader` over this suggester's encoder)."""
         return self._sector_reader.read(text)
 
     @property
     def _sector_reader(self) -> MainSectorReader:
-        """The main-sector reader, having learned the registry's sector centroids (again when the
-        data changed, checked at most every :data:`READER_RELEARN_S`)."""
-        with self._sectors_lock:
-            if self._sectors is None:
-                self._sectors = MainSectorReader(self.encoder, self.taxonomy)
-            learned = self._sectors_learned
-            if learned is None or time.monotonic() - learned[1] >= READER_RELEARN_S:
-                self._teach(self._sectors, None if learned is None else learned[0])
-            return self._sectors
-
-    def _teach(self, reader: MainSectorReader, learned_version: str | None) -> None:
-        try:
-            version = self._current().version  # the version served, which the index is in step with
-            index = self._index
-        except NotTrained:
-            index = self.index
-            version = self._seen
-        if version != learned_version:
-            with self._indexes.lock:
-                ids = index.ids
-                if len(ids) > READER_SAMPLE:
-                    ids = [ids[i] for i in np.linspace(0, len(ids) - 1, READER_SAMPLE).astype(int)]
-                vectors = index.vectors(ids)
-                sectors = [index.meta(item_id).sectors for item_id in ids]
-            reader.learn(vectors, sectors)
-        self._sectors_learned = (version, time.monotonic())
+        if self._sectors is None:  # two racing first calls build two equal readers: harmless
+            self._sectors = MainSectorReader(self.encoder, self.taxonomy)
+        return self._sectors
 
     def warm_up(self) -> None:
         """Load the index, the ranker and the encoding model now rather than on a first request
@@ -172,7 +142,7 @@ class Suggester:
         but a server's first ``/match`` would pay for it), and the sector prototypes that a
         profile without sectors is read with."""
         self._current()
-        self._sector_reader
+        self._sector_reader.prototypes
 
     def close(self) -> None:
         """Stop following the registry (after a background rebuild in progress has finished)."""
