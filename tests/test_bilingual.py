@@ -36,25 +36,15 @@ from matcher.sector_reading import MainSectorReader
 from matcher.taxonomy import infer_sectors, load_taxonomy
 from matcher.text import profile_text
 
-PROFILES = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_profiles.yaml").read_text(encoding="utf-8"))
-#: Written apart from the sector reader and never used to tune it: the honest figure.
-HELDOUT = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout.yaml").read_text(encoding="utf-8"))
-#: Written without sight of either reader and never used to tune them.
-HELDOUT2 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout2.yaml").read_text(encoding="utf-8"))
-#: The same, written later by other hands; each measured once before anything was tried on it.
-HELDOUT3 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout3.yaml").read_text(encoding="utf-8"))
-HELDOUT4 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout4.yaml").read_text(encoding="utf-8"))
-HELDOUT5 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout5.yaml").read_text(encoding="utf-8"))
-HELDOUT6 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout6.yaml").read_text(encoding="utf-8"))
-HELDOUT7 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout7.yaml").read_text(encoding="utf-8"))
-HELDOUT8 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout8.yaml").read_text(encoding="utf-8"))
-HELDOUT9 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout9.yaml").read_text(encoding="utf-8"))
-HELDOUT10 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout10.yaml").read_text(encoding="utf-8"))
-HELDOUT11 = yaml.safe_load((Path(__file__).parent / "data" / "bilingual_heldout11.yaml").read_text(encoding="utf-8"))
-SETS = {"development": PROFILES, "held-out": HELDOUT, "second held-out": HELDOUT2, "third held-out": HELDOUT3,
-        "fourth held-out": HELDOUT4, "fifth held-out": HELDOUT5, "sixth held-out": HELDOUT6,
-        "seventh held-out": HELDOUT7, "eighth held-out": HELDOUT8, "ninth held-out": HELDOUT9,
-        "tenth held-out": HELDOUT10, "eleventh held-out": HELDOUT11}
+#: Each set's file in tests/data; the module documentation says how each was used.
+FILES = {"development": "bilingual_profiles.yaml", "held-out": "bilingual_heldout.yaml",
+         **{f"{ordinal} held-out": f"bilingual_heldout{number}.yaml" for number, ordinal in enumerate(
+             ["second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh"], start=2)}}
+SETS = {name: yaml.safe_load((Path(__file__).parent / "data" / file).read_text(encoding="utf-8"))
+        for name, file in FILES.items()}
+PROFILES = SETS["development"]
+#: Written apart from the word reader and never used to tune it.
+HELDOUT = SETS["held-out"]
 
 
 def _text(version: dict) -> str:
