@@ -44,10 +44,10 @@ def popularity_bias(ctx: FeatureContext, prob: np.ndarray, grid: np.ndarray, k: 
     queries = items = unrelated = 0
     for side in (Side.EU, Side.MX):
         n_query = len(ctx.ids(side))
+        closed = ctx.side_arrays(side.counterpart).closed  # never suggested, as in the served lists
         for q in range(n_query):
             line = prob[q] if side is Side.EU else prob[:, q]
             known = ctx.adjacency.known(side, q)
-            closed = ctx.side_arrays(side.counterpart).closed  # never suggested, as in the served lists
             ok = (fit[q] if side is Side.EU else fit[:, q]) & ~known & ~closed
             shared = roots[q] if side is Side.EU else roots[:, q]
             cand = np.flatnonzero(ok)
