@@ -112,7 +112,9 @@ def test_a_closed_organisation_is_never_suggested_but_keeps_its_own_list(fresh):
     assert "mx-aero" not in ids(sg.suggest("eu-aero", k=6))
     assert "mx-aero" not in ids(sg.suggest_for_profile(profile, k=6))
     assert "mx-aero" not in ids(sg.suggest("eu-aero", k=6, exclude_existing=True))
-    assert ids(sg.suggest("mx-aero", k=6))  # its history stays: it can still be looked up and asked for
+    own = sg.suggest("mx-aero", k=6)  # its history stays: it can still be looked up and asked for
+    assert ids(own) and own.note.startswith("Mx Aero closed in 2019; it is not suggested to others")
+    assert "closed" not in (sg.suggest("eu-aero", k=6).note or "")
     assert reg.get("mx-aero").facts.closed == 2019
 
 

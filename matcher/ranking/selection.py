@@ -79,6 +79,9 @@ def select(state: State, query: Organisation, query_id: str | None, vector: np.n
         note = f"no {side.counterpart.value} organisation is registered yet"
     else:
         note = _note(query, k, len(items), len(rows), len(fitting), len(passing), floor)
+    if query.facts.closed is not None:
+        closed = f"{query.name} closed in {query.facts.closed}; it is not suggested to others"
+        note = f"{closed}; {note}" if note else closed
     result = SuggestionList(query=QueryInfo(id=query_id, name=query.name, side=side, sectors=query.sectors),
                             items=items, note=note, filters=request.filters(), data_version=state.version)
     result._results_version = state.results_version
