@@ -87,7 +87,7 @@ def _either(high_text: str, low_text: str) -> Sentence:
 
 FEATURE_SPECS: tuple[FeatureSpec, ...] = (
     FeatureSpec("embedding_sim", "cosine similarity of the two profile embeddings", monotone=True,
-                sentence=lambda v, high, eu, mx, tax: f"{'similar' if high else 'different'} profiles (text similarity {v:.2f})"),
+                sentence=lambda v, high, eu, mx, tax: f"{'similar' if high else 'different'} profiles (embedding similarity {v:.2f})"),
     FeatureSpec("text_sim", "TF-IDF cosine similarity of the two profile texts (words and word pairs)", monotone=True,
                 sentence=lambda v, high, eu, mx, tax: f"their profiles use the same words (word overlap {v:.2f})" if high
                 else "different wording"),

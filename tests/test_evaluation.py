@@ -18,6 +18,7 @@ from matcher.evaluation import (
     METRICS,
     MX_TO_EU,
     RANKER,
+    RANKER_FIT,
     RankRecord,
     bootstrap,
     evaluate,
@@ -192,6 +193,19 @@ def test_both_directions_are_ranked_with_filtered_candidates(data):
     assert all(r.greater == 0 and r.ties == r.candidates - 1 for r in rnd)
 
 
+def test_the_fit_rule_ranks_fitting_candidates_first_in_the_ranker_order(data):
+    """``ranker (fit rule)``: the served lists' rule on top of the ranker's order, nothing else."""
+    orgs, coops, vectors, tax = data
+    methods = scorers(orgs, [o.description for o in orgs], C=1.0, negatives=4, seed=0)
+    ctx = FeatureContext.build(orgs, coops, vectors, tax)
+    probabilities, ruled = methods[RANKER](ctx), methods[RANKER_FIT](ctx)
+    fit = fits(ctx.grid())
+    assert fit.any() and (~fit).any()
+    assert ruled[fit].min() > ruled[~fit].max()
+    for group in (fit, ~fit):  # within each group, the ranker's order exactly
+        np.testing.assert_allclose(ruled[group] - probabilities[group], 1.0 if group is fit else 0.0)
+
+
 def test_newcomer_protocol_filters_the_other_held_out_partners(data):
     orgs, coops, vectors, tax = data
     methods = {"embedding": scorers(orgs, [o.description for o in orgs], 1.0, 4, 0)["embedding"]}
@@ -213,6 +227,10 @@ def test_evaluate_reports_every_method_under_both_protocols(data, tmp_path):
         table = res.table()
         assert list(table.index) == list(METHODS) and list(table.columns) == list(METRICS)
         assert res.comparison is not None and res.comparison.baseline in BASELINES
+        assert (res.fit_rule.method, res.fit_rule.baseline) == (RANKER_FIT, RANKER)
+        if protocol == LOPO:  # two queries per group: the mean paired difference is the difference in MRR
+            mrr = {m: res.metrics[m]["mrr"].value for m in (RANKER, RANKER_FIT)}
+            assert res.fit_rule.mean_difference == pytest.approx(mrr[RANKER_FIT] - mrr[RANKER])
         rnd = res.metrics["random"]
         assert rnd["hit@1"].value == pytest.approx(np.mean([1 / r.candidates for r in res.records if r.method == "random"]))
     paths = result.write(tmp_path / "out")
@@ -221,7 +239,8 @@ def test_evaluate_reports_every_method_under_both_protocols(data, tmp_path):
     assert set(payload["protocols"]) == {LOPO, LOOO}  # the fixture has no external test part
     assert set(payload["protocols"][LOPO]["methods"]) == set(METHODS)
     md = paths[1].read_text()
-    assert all(m in md for m in METHODS) and "Wilcoxon" in md
+    assert all(m in md for m in METHODS) and "Wilcoxon" in md and "fit rule" in md
+    assert payload["protocols"][LOPO]["fit_rule"]["baseline"] == RANKER
     # The calibration check of the newcomer protocol: one point per ranked candidate of each query.
     rel = result.calibration[LOOO]
     ranker = [r for r in result.protocols[LOOO].records if r.method == RANKER]

@@ -36,6 +36,8 @@ ranker is compared with the best baseline (by MRR) with a paired bootstrap and a
 signed-rank test on the per-pair reciprocal ranks.
 
 Methods, all under the same protocol and filtering: ``ranker`` (the served pair probability),
+``ranker (fit rule)`` (the same order with the list rule of the served lists: candidates that
+share a top-level sector, a declared interest or content with the query come first),
 ``ranker (reciprocal)`` (the geometric mean of the pair's percentile in both sides' lists, an
 ablation: it ranked the true partner lower in every protocol), and the baselines
 ``random``, ``popularity`` (candidate's number of training cooperations), ``sector overlap``
@@ -52,7 +54,7 @@ Modules: :mod:`~matcher.evaluation.protocols` (folds), :mod:`~matcher.evaluation
 :mod:`~matcher.evaluation.runner` (:func:`evaluate`, :func:`evaluate_dataset`).
 """
 
-from matcher.evaluation.baselines import BASELINES, METHODS, RANKER, RANKER_RECIPROCAL, Scorer, scorers, tfidf_matrix
+from matcher.evaluation.baselines import BASELINES, METHODS, RANKER, RANKER_FIT, RANKER_RECIPROCAL, Scorer, scorers, tfidf_matrix
 from matcher.evaluation.bias import OVER_SUGGESTED_SHARE, PopularityBias, popularity_bias
 from matcher.evaluation.bootstrap import Estimate, PairedTest, bootstrap, paired_test
 from matcher.evaluation.metrics import EU_TO_MX, METRICS, MX_TO_EU, RankRecord, metric_values, rank_of, top_k
@@ -72,7 +74,7 @@ from matcher.evaluation.runner import evaluate, evaluate_dataset, run_protocol
 
 __all__ = [
     "BASELINES", "EU_TO_MX", "EXTERNAL", "LOOO", "LOPO", "METHODS", "METRICS", "MX_TO_EU", "OVER_SUGGESTED_SHARE",
-    "PROTOCOLS", "RANKER", "RANKER_RECIPROCAL", "Estimate", "EvaluationResult", "Fold", "PairedTest",
+    "PROTOCOLS", "RANKER", "RANKER_FIT", "RANKER_RECIPROCAL", "Estimate", "EvaluationResult", "Fold", "PairedTest",
     "PopularityBias", "ProtocolResult", "RankRecord", "Scorer", "bootstrap", "evaluate", "evaluate_dataset",
     "fold_context", "folds", "metric_values", "paired_test", "pair_key", "popularity_bias", "rank_of",
     "run_protocol", "scorers", "tfidf_matrix", "top_k", "unique_pairs",

@@ -10,14 +10,18 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from matcher.calibration import active_organisations, newcomer_groups
 from matcher.evaluation.metrics import rank_of, reciprocal_rank
-from matcher.features import FEATURE_NAMES, FeatureContext, monotone_constraints, text_vectorizer
+from matcher.features import FEATURE_NAMES, FeatureContext, fits, monotone_constraints, text_vectorizer
 from matcher.profiles import Organisation, Side
 from matcher.ranker import DEFAULT_C, DEFAULT_COLD_START, cold_start_rows, fit_ranker, reciprocal_scores
 
 RANKER = "ranker"
 RANKER_RECIPROCAL = "ranker (reciprocal)"
+#: The ranker's order under the list rule users see (:func:`matcher.features.fits`): candidates
+#: that share a top-level sector, a declared interest or content with the query come first, the
+#: others after them (served lists leave them out; the probability threshold is not applied).
+RANKER_FIT = "ranker (fit rule)"
 BASELINES = ("random", "popularity", "sector overlap", "tf-idf", "embedding")
-METHODS = (RANKER, RANKER_RECIPROCAL, *BASELINES)
+METHODS = (RANKER, RANKER_FIT, RANKER_RECIPROCAL, *BASELINES)
 #: A candidate model evaluated on request (``c2c evaluate --method "boosted trees"``): gradient-
 #: boosted trees on the ranker's features, rows and sign constraints, with settings fixed in
 #: advance. It lost to the logistic ranker on the newcomer and external protocols (README).
@@ -46,15 +50,22 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
     """Score matrices (n_eu x n_mx) for every method, from a fold's context."""
     tfidf = tfidf_matrix(texts)
     rows = {o.id: i for i, o in enumerate(organisations)}
-    cache: list[tuple[FeatureContext, np.ndarray]] = []
+    cache: list[tuple[FeatureContext, np.ndarray, np.ndarray]] = []
 
-    def ranker_probabilities(ctx: FeatureContext) -> np.ndarray:
-        # Both ranker rows of a fold share one fit; the context itself is the cache key.
+    def ranker_fit(ctx: FeatureContext) -> tuple[np.ndarray, np.ndarray]:
+        # Every ranker row of a fold shares one fit; the context itself is the cache key.
         if not cache or cache[0][0] is not ctx:
             grid = ctx.grid()
             model = fit_ranker(ctx, C=C, negatives=negatives, seed=seed, grid=grid)
-            cache[:] = [(ctx, model.score_features(grid))]
-        return cache[0][1]
+            cache[:] = [(ctx, model.score_features(grid), fits(grid))]
+        return cache[0][1], cache[0][2]
+
+    def ranker_probabilities(ctx: FeatureContext) -> np.ndarray:
+        return ranker_fit(ctx)[0]
+
+    def ranker_fit_rule(ctx: FeatureContext) -> np.ndarray:
+        probabilities, fit = ranker_fit(ctx)
+        return probabilities + fit  # probabilities lie in (0, 1): fitting candidates all rank first
 
     boosted_cache: list[tuple[FeatureContext, np.ndarray]] = []
 
@@ -110,6 +121,7 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
 
     return {
         RANKER: ranker_probabilities,
+        RANKER_FIT: ranker_fit_rule,
         RANKER_RECIPROCAL: lambda ctx: reciprocal_scores(ranker_probabilities(ctx)),
         "random": lambda ctx: np.zeros((len(ctx.eu_ids), len(ctx.mx_ids))),
         "popularity": popularity,

@@ -27,6 +27,8 @@ class ProtocolResult:
     folds: int
     pairs: int
     groups: int
+    #: ``ranker (fit rule)`` against ``ranker``: what the served lists' fit rule does to the ranks.
+    fit_rule: PairedTest | None = None
 
     def table(self) -> pd.DataFrame:
         """Rows = methods, columns = metrics, cells = 'value [low, high]'."""
@@ -68,6 +70,7 @@ class EvaluationResult:
                     "folds": res.folds, "pairs": res.pairs, "groups": res.groups,
                     "methods": {m: {k: asdict(e) for k, e in ms.items()} for m, ms in res.metrics.items()},
                     "comparison": asdict(res.comparison) if res.comparison else None,
+                    "fit_rule": asdict(res.fit_rule) if res.fit_rule else None,
                 }
                 for name, res in self.protocols.items()
             },
@@ -98,6 +101,11 @@ class EvaluationResult:
                 lines += ["", f"{c.method} vs {c.baseline} (best baseline by MRR): mean difference in reciprocal rank "
                           f"{c.mean_difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}] over {c.groups} groups; "
                           f"paired bootstrap p = {c.bootstrap_p:.4f}, Wilcoxon signed-rank p = {c.wilcoxon_p:.4g}."]
+            f = res.fit_rule
+            if f:
+                lines += ["", f"{f.method} vs {f.baseline} (the served lists' fit rule): mean difference in reciprocal "
+                          f"rank {f.mean_difference:+.3f} [{f.low:+.3f}, {f.high:+.3f}] over {f.groups} groups; "
+                          f"paired bootstrap p = {f.bootstrap_p:.4f}, Wilcoxon signed-rank p = {f.wilcoxon_p:.4g}."]
         for name, rel in self.calibration.items():
             lines += ["", f"## calibration: {name}", "",
                       "Every ranked query's candidates, each with the calibrated probability shown to users; "

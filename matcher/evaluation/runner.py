@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from matcher.calibration import Reliability, cross_fitted, fit_calibration, out_of_fold_scores, reliability
 from matcher.errors import InvalidProfile
-from matcher.evaluation.baselines import BASELINES, METHODS, OPTIONAL, RANKER, Scorer, scorers
+from matcher.evaluation.baselines import BASELINES, METHODS, OPTIONAL, RANKER, RANKER_FIT, Scorer, scorers
 from matcher.evaluation.bias import popularity_bias
 from matcher.evaluation.bootstrap import bootstrap, paired_test
 from matcher.evaluation.metrics import EU_TO_MX, MX_TO_EU, RankRecord, rank_of, top_k
@@ -148,8 +148,12 @@ def evaluate(
             best = max(baselines, key=lambda b: metrics[b]["mrr"].value)
             comparison = paired_test([r for r in records if r.method == RANKER],
                                      [r for r in records if r.method == best], resamples, seed)
+        fit_rule = None
+        if RANKER in chosen and RANKER_FIT in chosen:
+            fit_rule = paired_test([r for r in records if r.method == RANKER_FIT],
+                                   [r for r in records if r.method == RANKER], resamples, seed)
         out[protocol] = ProtocolResult(protocol, metrics, records, comparison, n_folds,
-                                       len({r.pair for r in records}), len({r.group for r in records}))
+                                       len({r.pair for r in records}), len({r.group for r in records}), fit_rule)
     bias = None
     if train_ctx is not None and train_ctx.adjacency.any():
         grid = train_ctx.grid()
