@@ -7,7 +7,10 @@ two read different sectors. :class:`MainSectorReader` decides with the encoder i
 places a text and its translation close together (the default encoder is multilingual):
 
 1. Every sector gets a prototype: the mean of the encoded names and synonyms of the sector in
-   both languages.
+   both languages, mixed half and half with the mean of its encoded descriptions (a sentence on
+   what its organisations do, in English and in Spanish, from the taxonomy). Names alone are
+   short and sometimes ambiguous ("turbines" is a synonym of aero engines); the descriptions
+   place each prototype where profiles written about the sector are.
 2. A text's score for a sector is the cosine of its vector with the prototype, plus a small
    bonus when the word reader finds the sector in the text (half of it when it finds a sector
    above or below it), so that a named sector wins a near tie.
@@ -37,6 +40,9 @@ FAMILY_SHARE = 0.5
 CHILD_MARGIN = 0.1
 #: Without any sector word in the text, the best cosine needed to read a sector at all.
 MIN_COSINE = 0.5
+#: Weight of the names in a prototype; the descriptions have the rest (names only for a sector
+#: without descriptions).
+NAMES_WEIGHT = 0.5
 
 
 class MainSectorReader:
@@ -70,12 +76,13 @@ class MainSectorReader:
         with self._lock:
             if self._prototypes is None:
                 sectors = [self.taxonomy[sector_id] for sector_id in self.ids]
-                names = [[s.name, s.name_es, *s.synonyms, *s.synonyms_es] for s in sectors]
-                vectors = self._encode([n for group in names for n in group])  # one batch
-                ends = np.cumsum([len(group) for group in names])
-                means = np.stack([vectors[end - len(group):end].mean(axis=0) for group, end in zip(names, ends)])
-                norms = np.linalg.norm(means, axis=1, keepdims=True)
-                self._prototypes = (means / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+                groups = ([[s.name, s.name_es, *s.synonyms, *s.synonyms_es] for s in sectors]
+                          + [[d for d in (s.description, s.description_es) if d] for s in sectors])
+                means = _group_means(self._encode, groups)  # one batch
+                names, descriptions = means[:len(sectors)], means[len(sectors):]
+                described = np.linalg.norm(descriptions, axis=1, keepdims=True) > 0
+                mixed = np.where(described, NAMES_WEIGHT * names + (1 - NAMES_WEIGHT) * descriptions, names)
+                self._prototypes = _unit(mixed).astype(np.float32)
             return self._prototypes
 
     def _judge(self, text: str) -> tuple[dict[str, float], dict[str, float], bool]:
@@ -107,3 +114,17 @@ class MainSectorReader:
         if closer:
             best = max(closer, key=lambda s: (scores[s], s))
         return [best]
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms > 0, norms, 1.0)
+
+
+def _group_means(encode, groups: list[list[str]]) -> np.ndarray:
+    """The unit mean vector of each group of texts, encoded in one batch (zeros for an empty group)."""
+    vectors = encode([t for group in groups for t in group])
+    ends = np.cumsum([len(group) for group in groups])
+    means = np.stack([vectors[end - len(group):end].mean(axis=0) if group else np.zeros(vectors.shape[1])
+                      for group, end in zip(groups, ends)])
+    return _unit(means)

@@ -24,6 +24,9 @@ class Sector:
     parent: str | None
     synonyms: tuple[str, ...] = ()
     synonyms_es: tuple[str, ...] = ()
+    #: What the sector's organisations do, in a sentence (English, Spanish); may be empty.
+    description: str = ""
+    description_es: str = ""
 
     def terms(self) -> list[str]:
         """Every way of naming the sector, English then Spanish."""
@@ -111,6 +114,8 @@ def load_taxonomy() -> Taxonomy:
             parent=raw.get("parent"),
             synonyms=tuple(raw.get("synonyms") or ()),
             synonyms_es=tuple(raw.get("synonyms_es") or ()),
+            description=raw.get("description") or "",
+            description_es=raw.get("description_es") or "",
         )
         if sector.id in sectors:
             raise UnknownSector(f"duplicate sector id {sector.id!r}", "id")

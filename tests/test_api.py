@@ -327,7 +327,7 @@ def test_match_reads_the_sectors_from_the_text_when_none_are_given(api: Api):
     """Like ``c2c suggest --text``: no sectors in the body, the sectors are read (in Spanish here)
     and the response says which."""
     body = {"name": "Parque Eólico Demo", "side": "MX",
-            "description": "Operadores de parques eólicos y empresas de energía eólica en Oaxaca."}
+            "description": "Operadores de parques eólicos y de aerogeneradores en Oaxaca: viento y eólica."}
     response = api.client.post("/match", json=body, params={"k": 5})
     assert response.status_code == 200, response.text
     result = response.json()

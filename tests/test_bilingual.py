@@ -1,18 +1,20 @@
 """Spanish and English alike: invented cluster profiles, each written in both languages, read
 and ranked with the real encoder on the shipped data.
 
-Twelve sets, by how far they are from what the readers were tuned on:
+Fourteen sets, by how far they are from what the readers were tuned on:
 - ``bilingual_profiles.yaml`` (50): its failures guided the word reader's term lists;
 - ``bilingual_heldout.yaml`` (40): written apart from the word reader, then used to choose the
   main-sector reader's constants (:mod:`matcher.sector_reading`);
-- ``bilingual_heldout2.yaml`` to ``bilingual_heldout11.yaml`` (40 each): written without sight of
-  either reader, each measured once when it was added: the honest figures. Reader changes
-  tried on sets two to seven afterwards gained nothing that held on the later sets, and were
-  not kept: a repeated sector word counting more; "turbine" no longer naming aero engines
-  alone; a word already used in a longer term counting for that term's sector; a sector named
-  much more often than any other deciding; reading two sectors when the second is close; the
-  nearest registered profiles voting (judged on sets six and seven); prototypes mixed with the
-  centroid of the registered profiles of each sector (judged on sets eight to eleven).
+- ``bilingual_heldout2.yaml`` to ``bilingual_heldout13.yaml`` (40 each): written without sight of
+  either reader, each measured once when it was added. Reader changes tried on sets two to
+  seven afterwards gained nothing that held on the later sets, and were not kept: a repeated
+  sector word counting more; "turbine" no longer naming aero engines alone; a word already
+  used in a longer term counting for that term's sector; a sector named much more often than
+  any other deciding; reading two sectors when the second is close; the nearest registered
+  profiles voting (judged on sets six and seven); prototypes mixed with the centroid of the
+  registered profiles of each sector (judged on sets eight to eleven). The sector descriptions
+  in the prototypes (kept) were written without sight of any set, their weight chosen between
+  two values on sets one to twelve, and judged on set thirteen, which was written for it.
 
 Targets (issue: Spanish and English alike) are 95% sector agreement, 95% nearest-translation
 and 9.5 of 10 shared suggestions. The floors asserted here are what the current readers and
@@ -39,7 +41,8 @@ from matcher.text import profile_text
 #: Each set's file in tests/data; the module documentation says how each was used.
 FILES = {"development": "bilingual_profiles.yaml", "held-out": "bilingual_heldout.yaml",
          **{f"{ordinal} held-out": f"bilingual_heldout{number}.yaml" for number, ordinal in enumerate(
-             ["second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh"], start=2)}}
+             ["second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+              "twelfth", "thirteenth"], start=2)}}
 SETS = {name: yaml.safe_load((Path(__file__).parent / "data" / file).read_text(encoding="utf-8"))
         for name, file in FILES.items()}
 PROFILES = SETS["development"]
@@ -97,15 +100,17 @@ def main_reader() -> MainSectorReader:
 
 @pytest.mark.model
 @pytest.mark.parametrize("name,floor,found_floor", [
-    ("development", 0.96, 0.95), ("held-out", 0.95, 0.95), ("second held-out", 0.875, 0.95),
-    ("third held-out", 0.875, 0.95), ("fourth held-out", 0.825, 0.925), ("fifth held-out", 0.875, 0.875),
-    ("sixth held-out", 0.775, 0.9), ("seventh held-out", 0.75, 0.875), ("eighth held-out", 0.925, 0.925),
-    ("ninth held-out", 0.75, 0.825), ("tenth held-out", 0.875, 0.925), ("eleventh held-out", 0.85, 0.9)])
+    ("development", 0.96, 0.95), ("held-out", 0.95, 0.95), ("second held-out", 0.85, 0.975),
+    ("third held-out", 0.9, 0.975), ("fourth held-out", 0.825, 0.95), ("fifth held-out", 0.875, 0.9),
+    ("sixth held-out", 0.9, 0.925), ("seventh held-out", 0.925, 0.925), ("eighth held-out", 0.95, 0.95),
+    ("ninth held-out", 0.8, 0.85), ("tenth held-out", 0.875, 0.925), ("eleventh held-out", 0.925, 0.9),
+    ("twelfth held-out", 0.95, 0.975), ("thirteenth held-out", 0.95, 0.975)])
 def test_the_main_sector_agrees_between_spanish_and_english(main_reader, name, floor, found_floor):
     agree, found = _agreement(SETS[name], main_reader.read)
-    # Today 49/50, 39/40 (the set its constants were chosen on), then 36, 35, 33, 35, 32, 31, 38,
-    # 31, 36 and 35 of 40 (written blind: 342 of 400, short of the 95% target); own sector read
-    # in both languages 50/50, 39/40, then 40, 38, 37, 35, 37, 36, 38, 34, 38 and 37 of 40.
+    # Today 49/50, 39/40 (the set its constants were chosen on), then 35, 37, 34, 36, 37, 38, 39,
+    # 33, 36, 38, 39 and 39 of 40 (written blind: 441 of 480, short of the 95% target; 374 of 440
+    # on sets two to twelve before the sector descriptions, 402 with them); own sector read in
+    # both languages 50/50, 39/40, then 40, 40, 39, 37, 38, 38, 39, 35, 38, 37, 40 and 40 of 40.
     assert agree >= floor
     assert found >= found_floor
 
@@ -180,10 +185,11 @@ def test_the_sector_mix_brings_a_profile_and_its_translation_closer():
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("name,floor", [("development", 9.5), ("held-out", 9.4), ("second held-out", 9.4),
-                                        ("third held-out", 9.0), ("fourth held-out", 8.0), ("fifth held-out", 8.2),
-                                        ("sixth held-out", 8.5), ("seventh held-out", 8.0), ("eighth held-out", 9.1),
-                                        ("ninth held-out", 8.0), ("tenth held-out", 8.9), ("eleventh held-out", 8.6)])
+@pytest.mark.parametrize("name,floor", [("development", 9.3), ("held-out", 9.4), ("second held-out", 9.1),
+                                        ("third held-out", 9.3), ("fourth held-out", 8.2), ("fifth held-out", 8.7),
+                                        ("sixth held-out", 9.1), ("seventh held-out", 9.1), ("eighth held-out", 9.3),
+                                        ("ninth held-out", 8.2), ("tenth held-out", 8.7), ("eleventh held-out", 9.1),
+                                        ("twelfth held-out", 9.4), ("thirteenth held-out", 9.4)])
 def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, name, floor):
     """Sectors read as ``POST /match`` and ``c2c suggest --text`` read them."""
     overlaps = []
@@ -197,7 +203,9 @@ def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, 
             lists.append({s.id for s in shipped.suggest_for_profile(org, k=10).items})
         longest = max(len(lists[0]), len(lists[1]))
         overlaps.append(10 * len(lists[0] & lists[1]) / longest if longest else 10.0)
-    # 9.68, 9.55, 9.67, 9.07, 8.2, 8.42, 8.7, 8.21, 9.33, 8.23, 9.1 and 8.82 of 10 today (the
-    # target is 9.5; 8.78 on average over the ten sets written blind); with the profile
-    # text alone as the vector (no sector mix) 9.27, 9.14 and 8.92; with the word reader 9.2, 8.0
+    # 9.52, 9.57, 9.34, 9.5, 8.38, 8.9, 9.33, 9.35, 9.56, 8.41, 8.93, 9.28, 9.61 and 9.62 of 10
+    # today (the target is 9.5; 9.18 on average over the twelve sets written blind; before the
+    # sector descriptions 9.68, 9.55, then 8.77 on average over sets two to twelve); with the
+    # profile text alone as the vector (no sector mix) 9.27, 9.14 and 8.92 on the first three
+    # sets (older reader); with the word reader 9.2, 8.0
     assert np.mean(overlaps) >= floor
