@@ -29,7 +29,7 @@ import threading
 
 import numpy as np
 
-from matcher.embeddings import CachedEncoder, Encoder
+from matcher.embeddings import CachedEncoder, Encoder, normalise_rows
 from matcher.taxonomy import SectorReader, Taxonomy, load_taxonomy, sector_reader
 
 #: Added to a sector's cosine when the word reader finds the sector itself in the text.
@@ -66,9 +66,7 @@ class MainSectorReader:
             vectors = self.encoder.encode(texts, persist=False)
         else:
             vectors = self.encoder.encode(texts)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms > 0, norms, 1.0)
+        return normalise_rows(vectors)
 
     @property
     def prototypes(self) -> np.ndarray:
@@ -80,9 +78,8 @@ class MainSectorReader:
                           + [[d for d in (s.description, s.description_es) if d] for s in sectors])
                 means = _group_means(self._encode, groups)  # one batch
                 names, descriptions = means[:len(sectors)], means[len(sectors):]
-                described = np.linalg.norm(descriptions, axis=1, keepdims=True) > 0
-                mixed = np.where(described, NAMES_WEIGHT * names + (1 - NAMES_WEIGHT) * descriptions, names)
-                self._prototypes = _unit(mixed).astype(np.float32)
+                # A sector without descriptions has a zero mean there: its prototype is its names'.
+                self._prototypes = normalise_rows(NAMES_WEIGHT * names + (1 - NAMES_WEIGHT) * descriptions)
             return self._prototypes
 
     def _judge(self, text: str) -> tuple[dict[str, float], dict[str, float], bool]:
@@ -116,15 +113,10 @@ class MainSectorReader:
         return [best]
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.where(norms > 0, norms, 1.0)
-
-
 def _group_means(encode, groups: list[list[str]]) -> np.ndarray:
     """The unit mean vector of each group of texts, encoded in one batch (zeros for an empty group)."""
     vectors = encode([t for group in groups for t in group])
     ends = np.cumsum([len(group) for group in groups])
-    means = np.stack([vectors[end - len(group):end].mean(axis=0) if group else np.zeros(vectors.shape[1])
+    means = np.stack([vectors[end - len(group):end].mean(axis=0) if group else np.zeros(vectors.shape[1], np.float32)
                       for group, end in zip(groups, ends)])
-    return _unit(means)
+    return normalise_rows(means)

@@ -52,7 +52,7 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
     rows = {o.id: i for i, o in enumerate(organisations)}
     cache: list[tuple[FeatureContext, np.ndarray, np.ndarray]] = []
 
-    def ranker_fit(ctx: FeatureContext) -> tuple[np.ndarray, np.ndarray]:
+    def ranker_scores(ctx: FeatureContext) -> tuple[np.ndarray, np.ndarray]:
         # Every ranker row of a fold shares one fit; the context itself is the cache key.
         if not cache or cache[0][0] is not ctx:
             grid = ctx.grid()
@@ -61,10 +61,10 @@ def scorers(organisations: Sequence[Organisation], texts: Sequence[str], C: floa
         return cache[0][1], cache[0][2]
 
     def ranker_probabilities(ctx: FeatureContext) -> np.ndarray:
-        return ranker_fit(ctx)[0]
+        return ranker_scores(ctx)[0]
 
     def ranker_fit_rule(ctx: FeatureContext) -> np.ndarray:
-        probabilities, fit = ranker_fit(ctx)
+        probabilities, fit = ranker_scores(ctx)
         return probabilities + fit  # probabilities lie in (0, 1): fitting candidates all rank first
 
     boosted_cache: list[tuple[FeatureContext, np.ndarray]] = []

@@ -138,20 +138,18 @@ def evaluate(
                                            progress, samples)
             if samples and protocol in (LOOO, EXTERNAL):
                 reliabilities[protocol] = _reliability(protocol, samples, train_ctx, C, negatives, seed)
-        metrics = {}
-        for m in chosen:
-            recs = [r for r in records if r.method == m]
-            metrics[m] = bootstrap(recs, covers[m], population, resamples, seed)
+        by_method: dict[str, list[RankRecord]] = {m: [] for m in chosen}
+        for r in records:
+            by_method[r.method].append(r)
+        metrics = {m: bootstrap(by_method[m], covers[m], population, resamples, seed) for m in chosen}
         comparison = None
         baselines = [b for b in chosen if b in BASELINES]
         if RANKER in chosen and baselines:
             best = max(baselines, key=lambda b: metrics[b]["mrr"].value)
-            comparison = paired_test([r for r in records if r.method == RANKER],
-                                     [r for r in records if r.method == best], resamples, seed)
+            comparison = paired_test(by_method[RANKER], by_method[best], resamples, seed)
         fit_rule = None
         if RANKER in chosen and RANKER_FIT in chosen:
-            fit_rule = paired_test([r for r in records if r.method == RANKER_FIT],
-                                   [r for r in records if r.method == RANKER], resamples, seed)
+            fit_rule = paired_test(by_method[RANKER_FIT], by_method[RANKER], resamples, seed)
         out[protocol] = ProtocolResult(protocol, metrics, records, comparison, n_folds,
                                        len({r.pair for r in records}), len({r.group for r in records}), fit_rule)
     bias = None
