@@ -15,7 +15,7 @@ Fifteen sets, by how far they are from what the readers were tuned on:
   registered profiles of each sector (judged on sets eight to eleven). The sector descriptions
   in the prototypes (kept) were written without sight of any set, their weight chosen between
   two values on sets one to twelve, and judged on set thirteen, which was written for it. Set
-fourteen was measured once with the reader as it is; no change was judged on it.
+  fourteen was measured once with the reader as it is; no change was judged on it.
 
 Targets (issue: Spanish and English alike) are 95% sector agreement, 95% nearest-translation
 and 9.5 of 10 shared suggestions. The floors asserted here are what the current readers and
