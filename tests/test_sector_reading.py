@@ -29,6 +29,11 @@ def _unit(v):
     return v / np.linalg.norm(v)
 
 
+def _mean_unit(texts):
+    """The unit mean of the texts' unit vectors, as a prototype is built."""
+    return _unit(np.mean([_unit(v) for v in WordEncoder().encode(texts)], axis=0))
+
+
 @pytest.fixture
 def taxonomy() -> Taxonomy:
     return Taxonomy({
@@ -40,15 +45,13 @@ def taxonomy() -> Taxonomy:
 
 def test_a_prototype_mixes_the_names_with_the_descriptions(taxonomy):
     reader = MainSectorReader(WordEncoder(), taxonomy, SectorReader.build(taxonomy, extra={}))
-    encode = WordEncoder().encode
-    names = _unit(np.mean([_unit(v) for v in encode(["Wind", "Eólica"])], axis=0))
-    descriptions = _unit(np.mean([_unit(v) for v in encode(["wind farm and blade makers", "eólica farm blade"])], axis=0))
+    names = _mean_unit(["Wind", "Eólica"])
+    descriptions = _mean_unit(["wind farm and blade makers", "eólica farm blade"])
     expected = _unit(NAMES_WEIGHT * names + (1 - NAMES_WEIGHT) * descriptions)
     wind, engines = (reader.prototypes[reader.ids.index(s)] for s in ("wind", "aero-engines"))
     np.testing.assert_allclose(wind, expected, atol=1e-6)
     # without descriptions, the names alone (as before)
-    np.testing.assert_allclose(engines, _unit(np.mean([_unit(v) for v in encode(["Engine", "Motor", "turbine", "jet"])],
-                                                      axis=0)), atol=1e-6)
+    np.testing.assert_allclose(engines, _mean_unit(["Engine", "Motor", "turbine", "jet"]), atol=1e-6)
 
 
 def test_a_description_decides_what_the_names_cannot(taxonomy):

@@ -96,16 +96,9 @@ class EvaluationResult:
             lines.append("|---|" + "---|" * len(table.columns))
             for method, row in table.iterrows():
                 lines.append(f"| {method} | " + " | ".join(row.values) + " |")
-            c = res.comparison
-            if c:
-                lines += ["", f"{c.method} vs {c.baseline} (best baseline by MRR): mean difference in reciprocal rank "
-                          f"{c.mean_difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}] over {c.groups} groups; "
-                          f"paired bootstrap p = {c.bootstrap_p:.4f}, Wilcoxon signed-rank p = {c.wilcoxon_p:.4g}."]
-            f = res.fit_rule
-            if f:
-                lines += ["", f"{f.method} vs {f.baseline} (the served lists' fit rule): mean difference in reciprocal "
-                          f"rank {f.mean_difference:+.3f} [{f.low:+.3f}, {f.high:+.3f}] over {f.groups} groups; "
-                          f"paired bootstrap p = {f.bootstrap_p:.4f}, Wilcoxon signed-rank p = {f.wilcoxon_p:.4g}."]
+            for test, label in ((res.comparison, "best baseline by MRR"), (res.fit_rule, "the served lists' fit rule")):
+                if test:
+                    lines += ["", _paired_line(test, label)]
         for name, rel in self.calibration.items():
             lines += ["", f"## calibration: {name}", "",
                       "Every ranked query's candidates, each with the calibrated probability shown to users; "
@@ -134,3 +127,10 @@ def _json_default(value: object) -> object:
     if isinstance(value, float) and math.isnan(value):
         return None
     return str(value)
+
+
+def _paired_line(test: PairedTest, label: str) -> str:
+    """One paired comparison in a sentence: the mean difference in reciprocal rank and both tests."""
+    return (f"{test.method} vs {test.baseline} ({label}): mean difference in reciprocal rank "
+            f"{test.mean_difference:+.3f} [{test.low:+.3f}, {test.high:+.3f}] over {test.groups} groups; "
+            f"paired bootstrap p = {test.bootstrap_p:.4f}, Wilcoxon signed-rank p = {test.wilcoxon_p:.4g}.")
