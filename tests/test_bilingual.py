@@ -1,11 +1,11 @@
 """Spanish and English alike: invented cluster profiles, each written in both languages, read
 and ranked with the real encoder on the shipped data.
 
-Fifteen sets, by how far they are from what the readers were tuned on:
+Sixteen sets, by how far they are from what the readers were tuned on:
 - ``bilingual_profiles.yaml`` (50): its failures guided the word reader's term lists;
 - ``bilingual_heldout.yaml`` (40): written apart from the word reader, then used to choose the
   main-sector reader's constants (:mod:`matcher.sector_reading`);
-- ``bilingual_heldout2.yaml`` to ``bilingual_heldout14.yaml`` (40 each): written without sight of
+- ``bilingual_heldout2.yaml`` to ``bilingual_heldout15.yaml`` (40 each): written without sight of
   either reader, each measured once when it was added. Reader changes tried on sets two to
   seven afterwards gained nothing that held on the later sets, and were not kept: a repeated
   sector word counting more; "turbine" no longer naming aero engines alone; a word already
@@ -15,7 +15,9 @@ Fifteen sets, by how far they are from what the readers were tuned on:
   registered profiles of each sector (judged on sets eight to eleven). The sector descriptions
   in the prototypes (kept) were written without sight of any set, their weight chosen between
   two values on sets one to twelve, and judged on set thirteen, which was written for it. Set
-  fourteen was measured once with the reader as it is; no change was judged on it.
+  fourteen was measured once with the reader as it is; no change was judged on it. Set fifteen
+  judged two sample self-descriptions per sector and language added to the prototypes (not
+  kept: 36 against 38 of 40 agree there); its floors are those of the reader as it is.
 
 Targets (issue: Spanish and English alike) are 95% sector agreement, 95% nearest-translation
 and 9.5 of 10 shared suggestions. The floors asserted here are what the current readers and
@@ -43,7 +45,7 @@ from matcher.text import profile_text
 FILES = {"development": "bilingual_profiles.yaml", "held-out": "bilingual_heldout.yaml",
          **{f"{ordinal} held-out": f"bilingual_heldout{number}.yaml" for number, ordinal in enumerate(
              ["second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
-              "twelfth", "thirteenth", "fourteenth"], start=2)}}
+              "twelfth", "thirteenth", "fourteenth", "fifteenth"], start=2)}}
 SETS = {name: yaml.safe_load((Path(__file__).parent / "data" / file).read_text(encoding="utf-8"))
         for name, file in FILES.items()}
 PROFILES = SETS["development"]
@@ -105,13 +107,15 @@ def main_reader() -> MainSectorReader:
     ("third held-out", 0.9, 0.975), ("fourth held-out", 0.825, 0.95), ("fifth held-out", 0.875, 0.9),
     ("sixth held-out", 0.9, 0.925), ("seventh held-out", 0.925, 0.925), ("eighth held-out", 0.95, 0.95),
     ("ninth held-out", 0.8, 0.85), ("tenth held-out", 0.875, 0.925), ("eleventh held-out", 0.925, 0.9),
-    ("twelfth held-out", 0.95, 0.975), ("thirteenth held-out", 0.95, 0.975), ("fourteenth held-out", 0.875, 0.95)])
+    ("twelfth held-out", 0.95, 0.975), ("thirteenth held-out", 0.95, 0.975), ("fourteenth held-out", 0.875, 0.95),
+    ("fifteenth held-out", 0.925, 0.95)])
 def test_the_main_sector_agrees_between_spanish_and_english(main_reader, name, floor, found_floor):
     agree, found = _agreement(SETS[name], main_reader.read)
     # Today 49/50, 39/40 (the set its constants were chosen on), then 35, 37, 34, 36, 37, 38, 39,
-    # 33, 36, 38, 39, 39 and 36 of 40 (written blind: 477 of 520, short of the 95% target; 374 of
-    # 440 on sets two to twelve before the sector descriptions, 402 with them); own sector read in
-    # both languages 50/50, 39/40, then 40, 40, 39, 37, 38, 38, 39, 35, 38, 37, 40, 40 and 39 of 40.
+    # 33, 36, 38, 39, 39, 36 and 38 of 40 (written blind: 515 of 560, short of the 95% target; 374
+    # of 440 on sets two to twelve before the sector descriptions, 402 with them); own sector read
+    # in both languages 50/50, 39/40, then 40, 40, 39, 37, 38, 38, 39, 35, 38, 37, 40, 40, 39 and 39
+    # of 40.
     assert agree >= floor
     assert found >= found_floor
 
@@ -191,7 +195,7 @@ def test_the_sector_mix_brings_a_profile_and_its_translation_closer():
                                         ("sixth held-out", 9.1), ("seventh held-out", 9.1), ("eighth held-out", 9.3),
                                         ("ninth held-out", 8.2), ("tenth held-out", 8.7), ("eleventh held-out", 9.1),
                                         ("twelfth held-out", 9.4), ("thirteenth held-out", 9.4),
-                                        ("fourteenth held-out", 8.7)])
+                                        ("fourteenth held-out", 8.7), ("fifteenth held-out", 9.0)])
 def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, name, floor):
     """Sectors read as ``POST /match`` and ``c2c suggest --text`` read them."""
     overlaps = []
@@ -205,8 +209,8 @@ def test_a_profile_gets_the_same_suggestions_in_spanish_and_in_english(shipped, 
             lists.append({s.id for s in shipped.suggest_for_profile(org, k=10).items})
         longest = max(len(lists[0]), len(lists[1]))
         overlaps.append(10 * len(lists[0] & lists[1]) / longest if longest else 10.0)
-    # 9.52, 9.57, 9.34, 9.5, 8.38, 8.9, 9.33, 9.35, 9.56, 8.41, 8.93, 9.28, 9.61, 9.62 and 8.94 of
-    # 10 today (the target is 9.5; 9.17 on average over the thirteen sets written blind; on sets
+    # 9.52, 9.57, 9.34, 9.5, 8.38, 8.9, 9.33, 9.35, 9.56, 8.41, 8.93, 9.28, 9.61, 9.62, 8.94 and 9.25
+    # of 10 today (the target is 9.5; 9.17 on average over the fourteen sets written blind; on sets
     # two to thirteen the profiles whose versions read the same sector share 9.65, the others
     # 3.9; before the sector descriptions 9.68, 9.55, then 8.77 on average over sets two to
     # twelve); with the profile text alone as the vector (no sector mix) 9.27, 9.14 and 8.92 on
