@@ -190,7 +190,7 @@ class Explainer:
         and so say nothing about why this one was chosen.
         """
         model = self.model
-        contrib = (np.asarray(x, dtype=np.float64) - model.mean_) / model.scale_ * model.coef_
+        contrib = model.contributions(x)
         skip = set(QUERY_ONLY.get(query_side, ())) if query_side is not None else set()
         out: list[FeatureReason] = []
         for j in np.argsort(-contrib, kind="stable"):

@@ -34,8 +34,9 @@ class FeatureSpec:
     """One ranker feature.
 
     ``monotone``: it can only make a pair more likely (a sign constraint for the ranker).
-    ``history``: the side whose cooperation history it describes (0 for a newcomer; training
-    adds cold-start copies with it zeroed). ``query_only``: the side it alone describes; left out
+    ``history``: the side whose cooperation history it describes (unknown, NaN, for an
+    organisation with no other documented partner; training adds cold-start copies with it
+    unknown). ``query_only``: the side it alone describes; left out
     of explanations when that side asks, since it is the same for every candidate.
     ``sentence``: the explanation wording; None for features worded by the explainer itself.
     """

@@ -36,9 +36,12 @@ from matcher.text import profile_text
 FEATURES: dict[str, str] = {spec.name: spec.meaning for spec in FEATURE_SPECS}
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
 
-#: Features that describe the cooperation history of one party; an organisation that has none
-#: (a newcomer) has them at 0. Training adds copies of the training rows with these zeroed for
-#: one side (cold-start rows), so the ranker also learns to rank without history.
+#: Features that describe the cooperation history of one party. For an organisation with no
+#: other documented partner (a newcomer) they are unknown: NaN, which the ranker fills with the
+#: feature's mean over its training rows (:class:`matcher.ranker.PairRanker`), so a candidate
+#: without history is neither lifted nor sunk by it. Training adds copies of the training rows
+#: with these unknown for one side (cold-start rows), so the ranker also learns to rank without
+#: history.
 HISTORY: dict[str, tuple[str, ...]] = {
     side.value: tuple(spec.name for spec in FEATURE_SPECS if spec.history is side) for side in (Side.EU, Side.MX)
 }
@@ -445,17 +448,17 @@ class FeatureContext:
 
     def _partner_sim_mx(self, E: OrgArrays, M: OrgArrays, eu_rows: np.ndarray | None, mx_rows: np.ndarray | None,
                         twin: int | None = None) -> np.ndarray:
-        """[i, j] = max similarity of MX org j to the other MX partners of EU org i."""
+        """[i, j] = max similarity of MX org j to the other MX partners of EU org i (NaN: none)."""
         if eu_rows is None or not self._n_edges:
-            return np.zeros((E.n, M.n))
+            return np.full((E.n, M.n), np.nan)
         partners = self.adjacency.partner_lists(Side.EU, np.asarray(eu_rows, dtype=int))
         return _partner_max(M, self.mx, partners, mx_rows, twin, self._partner_sim_full(M.n, len(self.mx_ids)))
 
     def _partner_sim_eu(self, E: OrgArrays, M: OrgArrays, eu_rows: np.ndarray | None, mx_rows: np.ndarray | None,
                         twin: int | None = None) -> np.ndarray:
-        """[i, j] = max similarity of EU org i to the other EU partners of MX org j."""
+        """[i, j] = max similarity of EU org i to the other EU partners of MX org j (NaN: none)."""
         if mx_rows is None or not self._n_edges:
-            return np.zeros((E.n, M.n))
+            return np.full((E.n, M.n), np.nan)
         partners = self.adjacency.partner_lists(Side.MX, np.asarray(mx_rows, dtype=int))
         return _partner_max(E, self.eu, partners, eu_rows, twin, self._partner_sim_full(E.n, len(self.eu_ids))).T
 
@@ -537,11 +540,12 @@ def partner_similarity(a: OrgArrays, b: OrgArrays) -> np.ndarray:
 def _partner_max(query: OrgArrays, side: OrgArrays, partners: Sequence[np.ndarray], own_rows: np.ndarray | None,
                  twin: int | None, full: bool) -> np.ndarray:
     """(len(partners), query.n): row i holds each query organisation's highest similarity to the
-    organisations ``partners[i]`` of ``side`` (its own row and the twin left out), 0 when none.
+    organisations ``partners[i]`` of ``side`` (its own row and the twin left out), NaN when none:
+    without another partner the resemblance is unknown, not low.
 
     ``full`` compares with every organisation of the side, otherwise only with the partners.
     """
-    out = np.zeros((len(partners), query.n))
+    out = np.full((len(partners), query.n), np.nan)
     active = [i for i, p in enumerate(partners) if len(p)]
     if not active:
         return out
@@ -554,7 +558,7 @@ def _partner_max(query: OrgArrays, side: OrgArrays, partners: Sequence[np.ndarra
         members = {i: np.searchsorted(cols, partners[i]) for i in active}
     for i in active:
         best = sim[:, members[i]].max(axis=1)
-        out[i] = np.where(np.isfinite(best), best, 0.0)
+        out[i] = np.where(np.isfinite(best), best, np.nan)
     return out
 
 

@@ -7,7 +7,9 @@ in that standardised space, so ``coef_[j] * z_j`` is feature j's contribution to
 log-odds — the explanations use exactly that.
 
 ``monotone`` constrains coefficient signs (+1: the feature can only raise the score, -1: only
-lower it, 0: free). Similarity-type features are constrained to be non-negative
+lower it, 0: free). A missing value (NaN: a history feature of an organisation with no other
+documented partner) is filled with the feature's weighted mean over the training rows where
+it is known (``fill_``), before standardising, in fitting and in scoring alike. Similarity-type features are constrained to be non-negative
 (:func:`matcher.features.monotone_constraints`), which is prior knowledge fixed in advance,
 not something tuned on the evaluation pairs.
 
@@ -64,11 +66,12 @@ class PairRanker(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
+        tags.input_tags.allow_nan = True
         return tags
 
     def fit(self, X, y, sample_weight=None) -> "PairRanker":
         """Fit on features ``X`` and 0/1 labels ``y``; ``sample_weight`` weighs each row."""
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
         if y_type != "binary":
@@ -90,6 +93,11 @@ class PairRanker(ClassifierMixin, BaseEstimator):
         lower = np.where(signs > 0, 0.0, -np.inf)
         upper = np.where(signs < 0, 0.0, np.inf)
 
+        known = ~np.isnan(X)
+        known_weight = sample_weight @ known
+        sums = sample_weight @ np.where(known, X, 0.0)
+        self.fill_ = np.divide(sums, known_weight, out=np.zeros(n_features), where=known_weight > 0)
+        X = self._filled(X)
         total = sample_weight.sum()
         self.mean_ = (sample_weight @ X) / total
         std = np.sqrt((sample_weight @ (X - self.mean_) ** 2) / total)
@@ -105,11 +113,16 @@ class PairRanker(ClassifierMixin, BaseEstimator):
         self.n_iter_ = max(n_iter, 1)
         return self
 
+    def _filled(self, X: np.ndarray) -> np.ndarray:
+        """``X`` with every NaN replaced by its feature's ``fill_`` (a copy only when needed)."""
+        missing = np.isnan(X)
+        return np.where(missing, self.fill_, X) if missing.any() else X
+
     def decision_function(self, X) -> np.ndarray:
         """Log-odds of the positive class for each row."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return ((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan")
+        return ((self._filled(X) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
 
     def predict_proba(self, X) -> np.ndarray:
         p = expit(self.decision_function(X))
@@ -122,13 +135,13 @@ class PairRanker(ClassifierMixin, BaseEstimator):
     def contributions(self, X) -> np.ndarray:
         """Per-feature contribution to the log-odds: coefficient x standardised value."""
         check_is_fitted(self)
-        X = np.asarray(X, dtype=np.float64)
+        X = self._filled(np.asarray(X, dtype=np.float64))
         return (X - self.mean_) / self.scale_ * self.coef_
 
     def score_features(self, X: np.ndarray) -> np.ndarray:
         """Positive-class probability for a feature array of any leading shape (..., F)."""
         check_is_fitted(self)
-        X = np.asarray(X, dtype=np.float64)
+        X = self._filled(np.asarray(X, dtype=np.float64))
         return expit(((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_)
 
     # ------------------------------------------------------------------ (de)serialisation
@@ -143,6 +156,7 @@ class PairRanker(ClassifierMixin, BaseEstimator):
             "intercept": self.intercept_,
             "mean": self.mean_.tolist(),
             "scale": self.scale_.tolist(),
+            "fill": self.fill_.tolist(),
             "n_iter": self.n_iter_,
         }
 
@@ -154,10 +168,12 @@ class PairRanker(ClassifierMixin, BaseEstimator):
         model.intercept_ = float(data["intercept"])
         model.mean_ = np.asarray(data["mean"], dtype=np.float64)
         model.scale_ = np.asarray(data["scale"], dtype=np.float64)
+        # Documents written before missing values were filled read a missing value as 0.
+        model.fill_ = np.asarray(data.get("fill") or np.zeros(len(model.coef_)), dtype=np.float64)
         model.n_iter_ = int(data["n_iter"])
         model.n_features_in_ = len(model.coef_)
-        if not (len(model.mean_) == len(model.scale_) == model.n_features_in_):
-            raise ValueError("coef, mean and scale lengths differ")
+        if not (len(model.mean_) == len(model.scale_) == len(model.fill_) == model.n_features_in_):
+            raise ValueError("coef, mean, scale and fill lengths differ")
         return model
 
 
@@ -170,7 +186,7 @@ def fit_ranker(ctx: "FeatureContext", C: float = DEFAULT_C, negatives: int = DEF
     ``feedback`` adds users' verdicts as extra rows (:func:`matcher.feedback.feedback_rows`).
 
     Cold start: most users bring an organisation with no documented cooperation, whose
-    history features (the partners it could resemble) are 0. With ``cold_start`` > 0
+    history features (the partners it could resemble) are unknown. With ``cold_start`` > 0
     every training row is added twice more, once as if the European party had no history and
     once as if the Mexican one had none (:data:`matcher.features.HISTORY`), weighted by
     ``cold_start``. The ranker then cannot lean on history alone.
@@ -186,13 +202,13 @@ def fit_ranker(ctx: "FeatureContext", C: float = DEFAULT_C, negatives: int = DEF
 
 def cold_start_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray, weight: float
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The training rows plus, for each side, a copy with that side's history features at 0."""
+    """The training rows plus, for each side, a copy with that side's history features unknown (NaN)."""
     if weight <= 0:
         return X, y, w
     blocks, labels, weights = [X], [y], [w]
     for names in HISTORY.values():
         copy = X.copy()
-        copy[:, [FEATURE_NAMES.index(n) for n in names]] = 0.0
+        copy[:, [FEATURE_NAMES.index(n) for n in names]] = np.nan
         blocks.append(copy)
         labels.append(y)
         weights.append(w * weight)

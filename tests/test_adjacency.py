@@ -68,7 +68,8 @@ def test_the_context_graph_is_the_documented_pairs(ctx):
 
 def test_partner_features_match_a_dense_computation(ctx, orgs, vectors):
     """partner_sim_mx[i, j]: the highest cosine of MX org j to another MX partner of EU org i
-    (and the mirror for partner_sim_eu), computed here with loops over a dense matrix."""
+    (and the mirror for partner_sim_eu; NaN without another partner), computed here with loops
+    over a dense matrix."""
     adj = dense(ctx)
     eu_vecs = np.stack([vectors[[o.id for o in orgs].index(i)] for i in ctx.eu_ids]).astype(np.float64)
     mx_vecs = np.stack([vectors[[o.id for o in orgs].index(i)] for i in ctx.mx_ids]).astype(np.float64)
@@ -77,11 +78,13 @@ def test_partner_features_match_a_dense_computation(ctx, orgs, vectors):
         for j in range(adj.shape[1]):
             mx_partners = [p for p in np.flatnonzero(adj[i]) if p != j]
             eu_partners = [p for p in np.flatnonzero(adj[:, j]) if p != i]
-            want_mx = max((mx_vecs[j] @ mx_vecs[p] for p in mx_partners), default=0.0)
-            want_eu = max((eu_vecs[i] @ eu_vecs[p] for p in eu_partners), default=0.0)
-            assert grid[i, j, COL["partner_sim_mx"]] == pytest.approx(want_mx, abs=1e-6)
-            assert grid[i, j, COL["partner_sim_eu"]] == pytest.approx(want_eu, abs=1e-6)
-    assert grid[..., COL["partner_sim_mx"]].max() > 0 and grid[..., COL["partner_sim_eu"]].max() > 0
+            want_mx = max((mx_vecs[j] @ mx_vecs[p] for p in mx_partners), default=np.nan)
+            want_eu = max((eu_vecs[i] @ eu_vecs[p] for p in eu_partners), default=np.nan)
+            assert grid[i, j, COL["partner_sim_mx"]] == pytest.approx(want_mx, abs=1e-6, nan_ok=True)
+            assert grid[i, j, COL["partner_sim_eu"]] == pytest.approx(want_eu, abs=1e-6, nan_ok=True)
+    for name in ("partner_sim_mx", "partner_sim_eu"):
+        plane = grid[..., COL[name]]
+        assert np.nanmax(plane) > 0 and np.isnan(plane).any() and not np.isnan(plane).all()
 
 
 def test_type_affinity_leaves_the_pairs_own_edge_out(ctx):

@@ -19,6 +19,7 @@ from matcher.evaluation import (
     MX_TO_EU,
     RANKER,
     RANKER_FIT,
+    ProtocolResult,
     RankRecord,
     bootstrap,
     evaluate,
@@ -57,6 +58,18 @@ def test_metrics_on_a_hand_made_rank_list():
     assert m["reciprocal_hit@10"] == 0.5  # a in both top 10s, b not
     assert m["coverage@10"] == 0.25
     assert set(m) == set(METRICS)
+
+
+def test_newcomer_roles_split_the_queries_by_who_is_new():
+    def r(group: str, query: str, target: str, greater: int) -> RankRecord:
+        return RankRecord(LOOO, "m", group, f"{query}|{target}", EU_TO_MX, query, target, greater, 0, 50)
+
+    records = [r("a", "a", "x", 0), r("a", "a", "y", 3), r("a", "x", "a", 19), r("b", "y", "b", 1)]
+    res = ProtocolResult(LOOO, {}, records, None, 2, 3, 2)
+    roles = res.newcomer_roles()["m"]
+    assert roles["asks"] == {"queries": 2, "mrr": pytest.approx((1 + 1 / 4) / 2), "hit@10": 1.0}
+    assert roles["found"] == {"queries": 2, "mrr": pytest.approx((1 / 20 + 1 / 2) / 2), "hit@10": 0.5}
+    assert ProtocolResult(LOPO, {}, records, None, 2, 3, 2).newcomer_roles() == {}
 
 
 def test_ties_count_in_expectation():
@@ -240,6 +253,8 @@ def test_evaluate_reports_every_method_under_both_protocols(data, tmp_path):
     assert set(payload["protocols"][LOPO]["methods"]) == set(METHODS)
     md = paths[1].read_text()
     assert all(m in md for m in METHODS) and "Wilcoxon" in md and "fit rule" in md
+    assert "newcomer is found" in md and payload["protocols"][LOPO]["newcomer_roles"] is None
+    assert set(payload["protocols"][LOOO]["newcomer_roles"][RANKER]) == {"asks", "found"}
     assert payload["protocols"][LOPO]["fit_rule"]["baseline"] == RANKER
     # The calibration check of the newcomer protocol: one point per ranked candidate of each query.
     rel = result.calibration[LOOO]

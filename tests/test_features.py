@@ -95,9 +95,9 @@ def test_graph_proximity_uses_other_partners_only(ctx, orgs, vectors):
     assert feat(ctx, "eu-aero", "mx-aero-school", "partner_sim_eu") == pytest.approx(float(v("eu-aero") @ v("eu-mro")), abs=1e-6)
     expected = max(float(v("eu-soft") @ v("eu-mro")), float(v("eu-soft") @ v("eu-aero")))
     assert feat(ctx, "eu-soft", "mx-aero-school", "partner_sim_eu") == pytest.approx(expected, abs=1e-6)
-    # no partners at all: 0
-    assert feat(ctx, "eu-soft", "mx-food", "partner_sim_mx") == 0.0
-    assert feat(ctx, "eu-soft", "mx-food", "partner_sim_eu") == 0.0
+    # no partners at all: unknown, not low
+    assert np.isnan(feat(ctx, "eu-soft", "mx-food", "partner_sim_mx"))
+    assert np.isnan(feat(ctx, "eu-soft", "mx-food", "partner_sim_eu"))
 
 
 def test_sector_affinity_leaves_the_pairs_own_edge_out(ctx):
@@ -145,7 +145,7 @@ def test_an_edited_copy_of_a_registered_profile_does_not_resemble_itself(ctx, or
     # as a newcomer it has no partners, and among mx-aero-school's partners only eu-aero counts
     expected = float(vec(orgs, vectors, "eu-mro") @ vec(orgs, vectors, "eu-aero"))
     assert row[school, COL["partner_sim_eu"]] == pytest.approx(expected, abs=1e-6)
-    assert row[:, COL["partner_sim_mx"]].max() == 0.0
+    assert np.isnan(row[:, COL["partner_sim_mx"]]).all()
 
 
 def test_training_rows_are_seeded_cross_side_non_pairs(ctx):

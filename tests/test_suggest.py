@@ -60,8 +60,9 @@ def test_suggestions_come_from_the_counterpart_side(shared):
     mx = shared.suggest("mx-aero", k=6)
     assert all(s.side is Side.EU for s in mx.items)
     assert [s.rank for s in mx.items] == list(range(1, 7))
-    scores = [s.score for s in mx.items]
-    assert scores == sorted(scores, reverse=True)
+    # ordered by the (calibrated) pair probability; the reciprocal score is shown beside it
+    probabilities = [s.probability for s in mx.items]
+    assert probabilities == sorted(probabilities, reverse=True)
     assert all(0 <= s.score <= 1 and 0 <= s.probability <= 1 for s in mx.items)
 
 

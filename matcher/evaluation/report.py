@@ -14,6 +14,7 @@ from matcher.calibration import Reliability
 from matcher.evaluation.bias import PopularityBias
 from matcher.evaluation.bootstrap import Estimate, PairedTest
 from matcher.evaluation.metrics import METRICS, RankRecord
+from matcher.evaluation.protocols import LOOO
 
 
 @dataclass
@@ -34,6 +35,20 @@ class ProtocolResult:
         """Rows = methods, columns = metrics, cells = 'value [low, high]'."""
         return pd.DataFrame({m: {k: v.format(1 if k == "median_rank" else 3) for k, v in ms.items()}
                              for m, ms in self.metrics.items()}).T[list(METRICS)]
+
+    def newcomer_roles(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Newcomer protocol only (the group is the held-out organisation): per method, MRR and
+        hit@10 of the queries the newcomer asks (``asks``) and of those where it is the
+        candidate to be found (``found``). Empty for the other protocols."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for r in self.records:
+            role = "asks" if r.group == r.query else "found" if r.group == r.target else None
+            if role is not None:
+                out.setdefault(r.method, {}).setdefault(role, []).append(r)  # type: ignore[arg-type]
+        return {m: {role: {"queries": len(rs), "mrr": float(np.mean([r.reciprocal_rank() for r in rs])),
+                           "hit@10": float(np.mean([r.hit(10) for r in rs]))}
+                    for role, rs in roles.items()}
+                for m, roles in out.items()} if self.protocol == LOOO else {}
 
     def values(self) -> pd.DataFrame:
         """Tidy frame: method, metric, value, low, high."""
@@ -71,6 +86,7 @@ class EvaluationResult:
                     "methods": {m: {k: asdict(e) for k, e in ms.items()} for m, ms in res.metrics.items()},
                     "comparison": asdict(res.comparison) if res.comparison else None,
                     "fit_rule": asdict(res.fit_rule) if res.fit_rule else None,
+                    "newcomer_roles": res.newcomer_roles() or None,
                 }
                 for name, res in self.protocols.items()
             },
@@ -99,6 +115,15 @@ class EvaluationResult:
             for test, label in ((res.comparison, "best baseline by MRR"), (res.fit_rule, "the served lists' fit rule")):
                 if test:
                     lines += ["", _paired_line(test, label)]
+            roles = res.newcomer_roles()
+            if roles:
+                lines += ["", "Who is new: the held-out organisation asks for partners, or is the partner another "
+                          "organisation's list should find (MRR / hit@10, no intervals).", "",
+                          "| method | newcomer asks | newcomer is found |", "|---|---|---|"]
+                for method, by_role in roles.items():
+                    cells = [f"{by_role[r]['mrr']:.3f} / {by_role[r]['hit@10']:.3f}" if r in by_role else "–"
+                             for r in ("asks", "found")]
+                    lines.append(f"| {method} | " + " | ".join(cells) + " |")
         for name, rel in self.calibration.items():
             lines += ["", f"## calibration: {name}", "",
                       "Every ranked query's candidates, each with the calibrated probability shown to users; "
