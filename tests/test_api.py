@@ -399,6 +399,8 @@ def test_model_card(api: Api):
     assert card["embedding_model"].startswith("keyword-") and card["embedding_dim"] == len(VOCABULARY) + 1
     assert card["data_version"] == api.registry.data_version()
     assert card["ranker_training_pairs"] == len(COOPERATIONS)
+    unknown = card["ranker"]["unknown_history"]["values"]
+    assert set(unknown) == {"partner_sim_mx", "partner_sim_eu"} and all(0 <= v <= 1 for v in unknown.values())
     results = api.settings.home / "evaluation" / "results.json"
     results.parent.mkdir(parents=True)
     results.write_text(json.dumps({"settings": {"pairs": 4}, "protocols": {"leave-one-pair-out": {

@@ -22,7 +22,7 @@ import numpy as np
 
 from matcher.calibration import DEFAULT_FOLDS, Calibration, fit_calibration, out_of_fold_scores
 from matcher.errors import NotTrained
-from matcher.features import FEATURE_NAMES, FEATURES, FeatureContext
+from matcher.features import FEATURE_NAMES, FEATURES, HISTORY, FeatureContext
 from matcher.feedback import FeedbackRows, feedback_rows
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, PairRanker, fit_ranker, ranker_from_payload, ranker_payload
 from matcher.settings import Settings
@@ -33,6 +33,10 @@ log = logging.getLogger("c2c.suggest")
 THRESHOLD_QUANTILE = 0.05
 
 Stamp = int
+
+
+#: Features that describe one party's cooperation history (unknown for a newcomer).
+HISTORY_FEATURES = frozenset(name for names in HISTORY.values() for name in names)
 
 
 class RankerKeeper:
@@ -133,6 +137,10 @@ class RankerKeeper:
                      "similarity features constrained to non-negative weights",
             "features": {name: {"meaning": FEATURES[name], "coefficient": coef[name]} for name in FEATURE_NAMES},
             "intercept": round(self.model.intercept_, 4),
+            "unknown_history": {"meaning": "value used for a history feature of an organisation with no other "
+                                           "documented partner: the feature's mean over the training rows",
+                                "values": {name: round(float(value), 4) for name, value
+                                           in zip(FEATURE_NAMES, self.model.fill_) if name in HISTORY_FEATURES}},
             "training_pairs": self.meta.get("training_pairs"),
             "negatives": self.meta.get("negatives"),
             "feedback": self.meta.get("feedback"),
