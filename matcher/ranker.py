@@ -7,11 +7,14 @@ in that standardised space, so ``coef_[j] * z_j`` is feature j's contribution to
 log-odds — the explanations use exactly that.
 
 ``monotone`` constrains coefficient signs (+1: the feature can only raise the score, -1: only
-lower it, 0: free). A missing value (NaN: a history feature of an organisation with no other
-documented partner) is filled with the feature's weighted mean over the training rows where
-it is known (``fill_``), before standardising, in fitting and in scoring alike. Similarity-type features are constrained to be non-negative
+lower it, 0: free). Similarity-type features are constrained to be non-negative
 (:func:`matcher.features.monotone_constraints`), which is prior knowledge fixed in advance,
 not something tuned on the evaluation pairs.
+
+A missing value (NaN: a history feature of an organisation with no other documented partner)
+is filled with the feature's weighted mean over the training rows where it is known
+(``fill_``), before standardising, in fitting and in scoring alike; a filled value adds
+nothing to the log-odds.
 
 Fitted rankers are saved as JSON documents (never pickle) made by :func:`ranker_payload`;
 the service keeps them in its store (:class:`matcher.store.models.ModelStore`).

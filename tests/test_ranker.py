@@ -55,6 +55,28 @@ def test_contributions_add_up_to_the_decision_function():
     np.testing.assert_allclose(model.score_features(X[None, :5]), model.predict_proba(X[:5])[:, 1][None, :])
 
 
+def test_a_missing_value_is_filled_with_its_weighted_training_mean_and_adds_nothing():
+    X, y = _data()
+    X[::4, 1] = np.nan  # unknown in a quarter of the rows
+    w = np.where(np.arange(len(y)) % 2 == 0, 2.0, 1.0)
+    model = PairRanker().fit(X, y, sample_weight=w)
+    known = ~np.isnan(X[:, 1])
+    assert model.fill_[1] == pytest.approx(np.average(X[known, 1], weights=w[known]))
+    assert model.fill_[0] == pytest.approx(np.average(X[:, 0], weights=w))
+    assert model.coef_[1] < -0.8  # still learned from the rows where it is known
+    row = np.array([[0.3, np.nan, -0.2]])
+    filled = np.array([[0.3, model.fill_[1], -0.2]])
+    np.testing.assert_allclose(model.decision_function(row), model.decision_function(filled))
+    np.testing.assert_allclose(model.score_features(row), model.score_features(filled))
+    assert model.contributions(row)[0, 1] == pytest.approx(0.0, abs=1e-12)
+    assert np.isfinite(model.predict_proba(row)).all()
+    again = PairRanker.from_dict(json.loads(json.dumps(model.to_dict())))
+    np.testing.assert_array_equal(again.score_features(row), model.score_features(row))
+    legacy = model.to_dict()
+    del legacy["fill"]  # a document saved before missing values were filled reads them as 0
+    np.testing.assert_array_equal(PairRanker.from_dict(legacy).fill_, np.zeros(3))
+
+
 def test_weights_count_like_repeated_rows():
     X, y = _data(n=120)
     w = np.where(np.arange(120) % 3 == 0, 2.0, 1.0)
