@@ -261,7 +261,7 @@ def _projected_newton(Z: np.ndarray, sign: np.ndarray, weight: np.ndarray, C: fl
             if new <= current + 1e-4 * grad @ (candidate - params) or t < 1e-10:
                 break
             t *= 0.5
-        if new > current:  # no progress possible at machine precision
+        if new >= current:  # no progress possible at machine precision: at the optimum
             return params, it
         params, current = candidate, new
     return params, max_iter
