@@ -100,7 +100,7 @@ class PairRanker(ClassifierMixin, BaseEstimator):
         known_weight = sample_weight @ known
         sums = sample_weight @ np.where(known, X, 0.0)
         self.fill_ = np.divide(sums, known_weight, out=np.zeros(n_features), where=known_weight > 0)
-        X = self._filled(X)
+        X = np.where(known, X, self.fill_)
         total = sample_weight.sum()
         self.mean_ = (sample_weight @ X) / total
         std = np.sqrt((sample_weight @ (X - self.mean_) ** 2) / total)
@@ -116,16 +116,18 @@ class PairRanker(ClassifierMixin, BaseEstimator):
         self.n_iter_ = max(n_iter, 1)
         return self
 
-    def _filled(self, X: np.ndarray) -> np.ndarray:
-        """``X`` with every NaN replaced by its feature's ``fill_`` (a copy only when needed)."""
+    def _standardised(self, X: np.ndarray) -> np.ndarray:
+        """``X`` with every NaN replaced by its feature's ``fill_``, then standardised."""
         missing = np.isnan(X)
-        return np.where(missing, self.fill_, X) if missing.any() else X
+        if missing.any():
+            X = np.where(missing, self.fill_, X)
+        return (X - self.mean_) / self.scale_
 
     def decision_function(self, X) -> np.ndarray:
         """Log-odds of the positive class for each row."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan")
-        return ((self._filled(X) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        return self._standardised(X) @ self.coef_ + self.intercept_
 
     def predict_proba(self, X) -> np.ndarray:
         p = expit(self.decision_function(X))
@@ -138,14 +140,12 @@ class PairRanker(ClassifierMixin, BaseEstimator):
     def contributions(self, X) -> np.ndarray:
         """Per-feature contribution to the log-odds: coefficient x standardised value."""
         check_is_fitted(self)
-        X = self._filled(np.asarray(X, dtype=np.float64))
-        return (X - self.mean_) / self.scale_ * self.coef_
+        return self._standardised(np.asarray(X, dtype=np.float64)) * self.coef_
 
     def score_features(self, X: np.ndarray) -> np.ndarray:
         """Positive-class probability for a feature array of any leading shape (..., F)."""
         check_is_fitted(self)
-        X = self._filled(np.asarray(X, dtype=np.float64))
-        return expit(((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_)
+        return expit(self._standardised(np.asarray(X, dtype=np.float64)) @ self.coef_ + self.intercept_)
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:

@@ -40,15 +40,17 @@ class ProtocolResult:
         """Newcomer protocol only (the group is the held-out organisation): per method, MRR and
         hit@10 of the queries the newcomer asks (``asks``) and of those where it is the
         candidate to be found (``found``). Empty for the other protocols."""
-        out: dict[str, dict[str, dict[str, float]]] = {}
+        if self.protocol != LOOO:
+            return {}
+        groups: dict[str, dict[str, list[RankRecord]]] = {}
         for r in self.records:
             role = "asks" if r.group == r.query else "found" if r.group == r.target else None
             if role is not None:
-                out.setdefault(r.method, {}).setdefault(role, []).append(r)  # type: ignore[arg-type]
+                groups.setdefault(r.method, {}).setdefault(role, []).append(r)
         return {m: {role: {"queries": len(rs), "mrr": float(np.mean([r.reciprocal_rank() for r in rs])),
                            "hit@10": float(np.mean([r.hit(10) for r in rs]))}
                     for role, rs in roles.items()}
-                for m, roles in out.items()} if self.protocol == LOOO else {}
+                for m, roles in groups.items()}
 
     def values(self) -> pd.DataFrame:
         """Tidy frame: method, metric, value, low, high."""

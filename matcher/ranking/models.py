@@ -22,7 +22,8 @@ import numpy as np
 
 from matcher.calibration import DEFAULT_FOLDS, Calibration, fit_calibration, out_of_fold_scores
 from matcher.errors import NotTrained
-from matcher.features import FEATURE_NAMES, FEATURES, HISTORY, FeatureContext
+from matcher.feature_specs import SPECS
+from matcher.features import FEATURE_NAMES, FEATURES, FeatureContext
 from matcher.feedback import FeedbackRows, feedback_rows
 from matcher.ranker import DEFAULT_C, DEFAULT_NEGATIVES, PairRanker, fit_ranker, ranker_from_payload, ranker_payload
 from matcher.settings import Settings
@@ -33,10 +34,6 @@ log = logging.getLogger("c2c.suggest")
 THRESHOLD_QUANTILE = 0.05
 
 Stamp = int
-
-
-#: Features that describe one party's cooperation history (unknown for a newcomer).
-HISTORY_FEATURES = frozenset(name for names in HISTORY.values() for name in names)
 
 
 class RankerKeeper:
@@ -140,7 +137,7 @@ class RankerKeeper:
             "unknown_history": {"meaning": "value used for a history feature of an organisation with no other "
                                            "documented partner: the feature's mean over the training rows",
                                 "values": {name: round(float(value), 4) for name, value
-                                           in zip(FEATURE_NAMES, self.model.fill_) if name in HISTORY_FEATURES}},
+                                           in zip(FEATURE_NAMES, self.model.fill_) if SPECS[name].history is not None}},
             "training_pairs": self.meta.get("training_pairs"),
             "negatives": self.meta.get("negatives"),
             "feedback": self.meta.get("feedback"),
